@@ -10,6 +10,8 @@ export const FRAME_MAX_PLAINTEXT_BYTES = NOISE_MAX_MESSAGE_BYTES - AEAD_TAG_BYTE
 /** Length prefix of every frame on the wire (big-endian uint16, as Noise suggests). */
 export const FRAME_LENGTH_PREFIX_BYTES = 2;
 
+/** Largest handshake message accepted (ours are under 200 bytes). */
+export const HANDSHAKE_MAX_MESSAGE_BYTES = 1024;
 /** A handshake that has not completed by then is dropped. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Handshakes in progress at once on one listener; more wait in the kernel backlog. */
@@ -28,6 +30,8 @@ export const ROOM_MAX_BYTES = 256;
 /** Longest room secret read from a file or the environment (bytes). */
 export const SECRET_MAX_BYTES = 4096;
 
+/** Stdin is paused while a peer has more than this many bytes queued. */
+export const STDIN_PAUSE_BYTES = 1024 * 1024;
 /** Bytes queued for one slow peer before it is disconnected. */
 export const PEER_SEND_QUEUE_MAX_BYTES = 8 * 1024 * 1024;
 /** Message ids remembered for duplicate suppression. */
@@ -37,5 +41,7 @@ export const REKEY_AFTER_MESSAGES = 2 ** 32;
 /** A timestamp further than this in the future is refused. */
 export const CLOCK_SKEW_MAX_MS = 24 * 60 * 60 * 1000;
 
+/** A graceful close waits this long for the peer's FIN before resetting. */
+export const CLOSE_TIMEOUT_MS = 5_000;
 /** How long `connect` waits for the TCP connection. */
 export const CONNECT_TIMEOUT_MS = 10_000;

@@ -1,4 +1,6 @@
 // Every command p2pcat has, in the order `--help` lists them.
+import { listenCommand } from './listen.js';
+import { connectCommand } from './connect.js';
 import { idCommand } from './id.js';
 
-export const commands = [idCommand];
+export const commands = [listenCommand, connectCommand, idCommand];

@@ -1,0 +1,49 @@
+// Protocol messages carried in encrypted transport frames (docs/protocol.md):
+// one type byte, then a body. Control messages have a UTF-8 JSON object body;
+// the codec validates at the boundary and never throws anything but P2pcatError.
+import { P2pcatError } from '../errors.js';
+import { decodeUtf8 } from '../util.js';
+
+export const MSG = {
+  HELLO: 0x01,
+  CHAT: 0x02,
+  ACK: 0x03,
+  PING: 0x04,
+  PONG: 0x05,
+  BYE: 0x06,
+  SYNC_REQUEST: 0x07,
+  SYNC_RESPONSE: 0x08,
+  PEERS: 0x09,
+} as const;
+
+export type MsgName = keyof typeof MSG;
+const NAMES = new Map<number, MsgName>(Object.entries(MSG).map(([k, v]) => [v, k as MsgName]));
+
+export interface Message {
+  type: MsgName;
+  body: Record<string, unknown>;
+}
+
+export function encodeMessage(type: MsgName, body: Record<string, unknown> = {}): Buffer {
+  const json = Buffer.from(JSON.stringify(body), 'utf8');
+  const out = Buffer.allocUnsafe(1 + json.length);
+  out[0] = MSG[type];
+  json.copy(out, 1);
+  return out;
+}
+
+export function decodeMessage(bytes: Uint8Array): Message {
+  if (bytes.length < 1) throw P2pcatError.protocol('empty message');
+  const type = NAMES.get(bytes[0]!);
+  if (!type) throw P2pcatError.protocol(`unknown message type 0x${bytes[0]!.toString(16).padStart(2, '0')}`);
+  const text = decodeUtf8(bytes.subarray(1));
+  if (text === undefined) throw P2pcatError.protocol(`${type} body is not UTF-8`);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw P2pcatError.protocol(`${type} body is not JSON`);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw P2pcatError.protocol(`${type} body is not an object`);
+  return { type, body: body as Record<string, unknown> };
+}
