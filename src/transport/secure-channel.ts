@@ -17,7 +17,7 @@ import { P2pcatError } from '../errors.js';
 import { HandshakeState, NoiseError, generateKeyPair, type CipherState, type KeyPair } from '../crypto/noise.js';
 import { IDENTITY_BINDING_CONTEXT, NOISE_PROLOGUE, NOISE_PROTOCOL, WIRE_VERSION } from '../crypto/labels.js';
 import type { Room } from '../crypto/room.js';
-import { Signer, verify } from '../crypto/ed25519.js';
+import { verify } from '../crypto/ed25519.js';
 import { fingerprint, uuidFromPublicKey, checkUsername } from '../crypto/identity.js';
 import { AEAD_TAG_BYTES, HANDSHAKE_MAX_MESSAGE_BYTES, NOISE_MAX_MESSAGE_BYTES, REKEY_AFTER_MESSAGES } from '../limits.js';
 import { FrameDecoder, encodeFrame } from '../wire/frame.js';
@@ -32,10 +32,16 @@ export interface PeerIdentity {
   fingerprint: string;
 }
 
+/** Whatever signs our HELLO: a Signer, or anything with the same shape. */
+export interface HelloSigner {
+  readonly publicKey: Uint8Array;
+  sign(message: Uint8Array): Uint8Array;
+}
+
 export interface ChannelOptions {
   initiator: boolean;
   room: Room;
-  signer: Signer;
+  signer: HelloSigner;
   username: string;
   /** Rekey each direction after this many messages (tests lower it). */
   rekeyAfterMessages?: number;
@@ -66,6 +72,7 @@ export class SecureChannel {
   #recv: CipherState | undefined;
   #phase: Phase = 'handshake';
   #peer: PeerIdentity | undefined;
+  #peerSig: string | undefined;
   #handshakeMessages = 0;
   #rekeyAfter: number;
   #sentSinceRekey = 0;
@@ -93,6 +100,11 @@ export class SecureChannel {
     return this.#peer;
   }
 
+  /** The peer's HELLO signature (hex), once verified: what a relaying attacker would try to replay. */
+  get peerHelloSignature(): string | undefined {
+    return this.#peerSig;
+  }
+
   /** Bytes received that do not yet make a whole frame (non-zero at EOF: a truncated frame). */
   get bufferedBytes(): number {
     return this.#decoder.buffered;
@@ -114,7 +126,7 @@ export class SecureChannel {
     if (this.#phase === 'failed') throw P2pcatError.protocol('channel already failed');
     const result: ReceiveResult = { send: [], messages: [] };
     try {
-      for (const frame of this.#decoder.push(chunk)) this.#onFrame(frame, result);
+      for (const frame of this.#decoder.frames(chunk)) this.#onFrame(frame, result);
     } catch (e) {
       this.#phase = 'failed';
       throw e;
@@ -234,6 +246,7 @@ export class SecureChannel {
     if (!rs || !verify(key, this.#bindingBytes(rs), sig)) {
       throw P2pcatError.auth('peer\'s identity signature does not match this session');
     }
+    this.#peerSig = toHex(sig);
     return { key: toHex(key), username, uuid: uuidFromPublicKey(key), fingerprint: fingerprint(key) };
   }
 

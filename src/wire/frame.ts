@@ -40,11 +40,18 @@ export class FrameDecoder {
    * the stream cannot be resynchronised after that, so close the connection.
    */
   push(chunk: Uint8Array): Buffer[] {
+    return [...this.frames(chunk)];
+  }
+
+  /**
+   * Like push(), but yields frames one at a time, so a caller handles every
+   * whole frame that came before a bad length before the error is thrown.
+   */
+  *frames(chunk: Uint8Array): Generator<Buffer, void, undefined> {
     if (chunk.length > 0) {
       this.#chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
       this.#buffered += chunk.length;
     }
-    const frames: Buffer[] = [];
     while (this.#buffered >= FRAME_LENGTH_PREFIX_BYTES) {
       const head = this.#peek(FRAME_LENGTH_PREFIX_BYTES);
       const len = head.readUInt16BE(0);
@@ -52,9 +59,8 @@ export class FrameDecoder {
       if (len < this.#minFrameBytes) throw P2pcatError.protocol(`peer sent a ${len}-byte frame; the minimum here is ${this.#minFrameBytes}`);
       if (this.#buffered < FRAME_LENGTH_PREFIX_BYTES + len) break;
       this.#take(FRAME_LENGTH_PREFIX_BYTES);
-      frames.push(this.#take(len));
+      yield this.#take(len);
     }
-    return frames;
   }
 
   #peek(n: number): Buffer {
