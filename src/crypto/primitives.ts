@@ -32,7 +32,7 @@ export type NoiseErrorCode =
   | 'SHORT' // message shorter than its pattern requires
   | 'TOO_LONG' // message longer than the 65535-byte Noise limit
   | 'NONCE_EXHAUSTED' // n reached 2^64-1 (section 5.1)
-  | 'BAD_KEY' // a peer's public key gives an all-zero DH output (section 12.1)
+  | 'BAD_KEY' // a peer's public key gives an all-zero DH output (section 4.1 lets DH() signal an error)
   | 'UNSUPPORTED'; // protocol name, pattern, modifier or algorithm we do not do
 
 /** Every failure the Noise engine reports about the protocol (not about its caller's types). */

@@ -252,7 +252,7 @@ export class SecureChannel {
 
   #mapNoise(e: unknown, what: string): P2pcatError {
     if (e instanceof NoiseError && e.code === 'NONCE_EXHAUSTED') return P2pcatError.protocol('nonce space exhausted; reconnect');
-    if (e instanceof NoiseError) return P2pcatError.protocol(`${what}: bad tag (corrupted or forged frame)`, e);
+    if (e instanceof NoiseError) return P2pcatError.protocol(e.code === 'DECRYPT' ? `${what}: bad tag (corrupted or forged frame)` : `${what}: ${e.code}: ${e.message}`, e);
     throw e;
   }
 }
