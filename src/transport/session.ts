@@ -1,12 +1,13 @@
-// A p2pcat session over a TCP socket: the I/O driver for SecureChannel.
-// It owns the socket, the handshake timeout, the send-queue bound and the
+// A p2pcat session over any ordered, reliable byte stream (a TCP socket, or
+// a reliable stream over a punched UDP path): the I/O driver for
+// SecureChannel. It owns the stream, the handshake timeout, the send-queue bound and the
 // close rules (docs/protocol.md, "Closing"):
 //   - BYE, then FIN: a clean close; the peer answers with its own FIN.
 //   - FIN or RST with no BYE after the session was up: closed, not clean.
 //   - EOF before the handshake finished: AUTH when we had sent our last
 //     handshake message (the peer refused our PSK), PROTOCOL otherwise.
 import { EventEmitter } from 'node:events';
-import type net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { P2pcatError } from '../errors.js';
 import { PEER_SEND_QUEUE_MAX_BYTES, CLOSE_TIMEOUT_MS } from '../limits.js';
 import type { Message, MsgName } from '../wire/messages.js';
@@ -15,7 +16,12 @@ import { SecureChannel, type ChannelOptions, type PeerIdentity } from './secure-
 export interface SessionOptions extends ChannelOptions {
   handshakeTimeoutMs: number;
   direction: 'in' | 'out';
+  /** The peer's address for display; taken from the socket when it has one. */
+  addr?: string;
 }
+
+/** What a session needs of its stream: a Duplex; TCP sockets also give their address. */
+export type SessionStream = Duplex & { remoteAddress?: string | undefined; remotePort?: number | undefined; setNoDelay?: (on: boolean) => unknown };
 
 export interface SessionEnd {
   /** The peer said BYE (or we did and it answered): nothing was cut. */
@@ -37,7 +43,7 @@ export declare interface Session {
 export class Session extends EventEmitter {
   readonly addr: string;
   readonly direction: 'in' | 'out';
-  #socket: net.Socket;
+  #socket: SessionStream;
   #channel: SecureChannel;
   #timer: NodeJS.Timeout | undefined;
   #peer: PeerInfo | undefined;
@@ -46,13 +52,13 @@ export class Session extends EventEmitter {
   #byeSent = false;
   #error: P2pcatError | undefined;
 
-  constructor(socket: net.Socket, opts: SessionOptions) {
+  constructor(socket: SessionStream, opts: SessionOptions) {
     super();
     this.#socket = socket;
     this.direction = opts.direction;
-    this.addr = formatAddr(socket.remoteAddress, socket.remotePort);
+    this.addr = opts.addr ?? formatAddr(socket.remoteAddress, socket.remotePort);
     this.#channel = new SecureChannel(opts);
-    socket.setNoDelay(true);
+    socket.setNoDelay?.(true);
     this.#timer = setTimeout(() => this.#fail(P2pcatError.timeout(`handshake with ${this.addr} did not finish within ${opts.handshakeTimeoutMs / 1000} s`)), opts.handshakeTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('end', () => this.#onEnd());

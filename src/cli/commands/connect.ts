@@ -21,7 +21,7 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
       .example('$0 connect host:5050 --room ops --secret-file /dev/fd/3 3<~/.ops', 'a private room without the secret in argv'),
   handler: async (argv) => {
     const { parseTarget } = await import('../target.js');
-    const { runChat } = await import('../run/chat.js');
-    await runChat(argv, { targets: (argv.target ?? []).map(parseTarget) });
+    const { runChat, tcpDialer } = await import('../run/chat.js');
+    await runChat(argv, { dialers: (argv.target ?? []).map((t) => tcpDialer(parseTarget(t))) });
   },
 };

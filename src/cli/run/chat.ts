@@ -18,16 +18,50 @@ import { createChat, type ChatRecord } from '../../chat/record.js';
 import { parseRequest } from '../../chat/request.js';
 import { LineSplitter } from '../../wire/lines.js';
 import { Hub } from '../../mesh/hub.js';
-import { Session, type PeerInfo, type SessionEnd } from '../../transport/session.js';
+import { Session, type PeerInfo, type SessionEnd, type SessionStream } from '../../transport/session.js';
 import { toHex } from '../../util.js';
 import { NdjsonUi } from '../ndjson-ui.js';
 import type { Ui } from '../ui.js';
 import type { CommonArgs } from '../options.js';
 import { say } from '../io.js';
 
+/** One way to reach a peer: TCP to host:port, or (later) a punched UDP path. */
+export interface Dialer {
+  /** How the user named it, for messages. */
+  text: string;
+  /** Resolve with a connected stream, or reject with a P2pcatError. */
+  dial(): Promise<{ stream: SessionStream; addr?: string }>;
+}
+
 export interface ChatPlan {
   listen?: { host?: string | undefined; port: number };
-  targets?: { host: string; port: number; text: string }[];
+  /** Peers to dial; `connect` semantics (stdin EOF says goodbye and exits) apply when present. */
+  dialers?: Dialer[];
+  /** Runs once the listener is up (e.g. to announce it); its result runs at shutdown. */
+  onListening?: (addr: net.AddressInfo, ctx: ChatContext) => Promise<(() => Promise<void>) | void>;
+}
+
+export function tcpDialer(target: { host: string; port: number; text: string }): Dialer {
+  return {
+    text: target.text,
+    dial: () =>
+      new Promise((resolve, reject) => {
+        const socket = net.connect({ host: target.host, port: target.port, allowHalfOpen: true });
+        const timer = setTimeout(() => {
+          socket.destroy();
+          reject(P2pcatError.unavailable(`${target.text}: no answer within ${CONNECT_TIMEOUT_MS / 1000} s`));
+        }, CONNECT_TIMEOUT_MS);
+        socket.once('error', (e: NodeJS.ErrnoException) => {
+          clearTimeout(timer);
+          reject(P2pcatError.unavailable(`${target.text}: ${e.code === 'ECONNREFUSED' ? 'connection refused' : e.code === 'ENOTFOUND' ? 'host not found' : (e.code ?? e.message)}`, e));
+        });
+        socket.once('connect', () => {
+          clearTimeout(timer);
+          socket.removeAllListeners('error');
+          resolve({ stream: socket });
+        });
+      }),
+  };
 }
 
 /** What the chat view (and slash commands) may see and do. */
@@ -98,15 +132,15 @@ export async function runChat(argv: CommonArgs, plan: ChatPlan): Promise<void> {
     if (peer) ui.peerDown(peer, end);
     else if (end.error) ui.warn(end.error);
     else ui.warn(P2pcatError.protocol('a connection closed during the handshake'));
-    if (plan.targets && !stdinEnded && hub.sessions.size === 0 && dialsSettled) {
+    if (plan.dialers && !stdinEnded && hub.sessions.size === 0 && dialsSettled) {
       // connect: the last peer went away.
       lastEnd = end;
       shutdown(end.clean ? EXIT.OK : (end.error?.exitCode ?? EXIT.UNAVAILABLE), end.clean ? undefined : end.error);
     }
   });
 
-  const addSession = (socket: net.Socket, direction: 'in' | 'out'): Session => {
-    const s = new Session(socket, { initiator: direction === 'out', room, signer, username: ctx.username, handshakeTimeoutMs, direction });
+  const addSession = (stream: SessionStream, direction: 'in' | 'out', addr?: string): Session => {
+    const s = new Session(stream, { initiator: direction === 'out', room, signer, username: ctx.username, handshakeTimeoutMs, direction, ...(addr ? { addr } : {}) });
     hub.add(s);
     return s;
   };
@@ -116,17 +150,25 @@ export async function runChat(argv: CommonArgs, plan: ChatPlan): Promise<void> {
   let dialsSettled = false;
   let shuttingDown = false;
 
+  const atShutdown: (() => Promise<void>)[] = [];
   function shutdown(code: number, err?: P2pcatError): void {
     if (shuttingDown) return;
     shuttingDown = true;
     if (err) process.stderr.write(err.toLine() + '\n');
     server?.close();
+    let hooksDone = atShutdown.length === 0;
+    void Promise.allSettled(
+      atShutdown.map((f) => f().catch((e: unknown) => ui.warn(P2pcatError.io(`at shutdown: ${(e as Error).message}`, e)))),
+    ).then(() => {
+      hooksDone = true;
+      check();
+    });
     hub.closeAll('bye');
     const t = setTimeout(() => finish(code), CLOSE_TIMEOUT_MS + 500);
     t.unref();
-    const check = () => {
-      if (hub.sessions.size === 0) finish(code);
-    };
+    function check() {
+      if (hub.sessions.size === 0 && hooksDone) finish(code);
+    }
     check();
     hub.on('peer-down', check);
   }
@@ -158,11 +200,15 @@ export async function runChat(argv: CommonArgs, plan: ChatPlan): Promise<void> {
     const a = server.address() as net.AddressInfo;
     (ctx as { listenAddr: string | undefined }).listenAddr = a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
     say(`listening on ${ctx.listenAddr} (room "${room.name}"${room.private ? ', private' : ''})`);
+    if (plan.onListening) {
+      const undo = await plan.onListening(a, ctx);
+      if (undo) atShutdown.push(undo);
+    }
   }
 
   // Dialling side: every target in parallel; carry on with those that answer.
-  if (plan.targets) {
-    const results = await Promise.all(plan.targets.map((t) => dial(t, addSession)));
+  if (plan.dialers) {
+    const results = await Promise.all(plan.dialers.map((d) => dial(d, addSession)));
     dialsSettled = true;
     const up = results.filter((r): r is Session => r instanceof Session);
     const failures = results.filter((r): r is P2pcatError => r instanceof P2pcatError);
@@ -181,7 +227,7 @@ export async function runChat(argv: CommonArgs, plan: ChatPlan): Promise<void> {
   // Requests in.
   if (!interactive) readStdin(argv, ctx, ui, signer, hub, () => {
     stdinEnded = true;
-    if (plan.targets) shutdown(EXIT.OK);
+    if (plan.dialers) shutdown(EXIT.OK);
   });
 
   const code = await done;
@@ -191,27 +237,21 @@ export async function runChat(argv: CommonArgs, plan: ChatPlan): Promise<void> {
   setTimeout(() => process.exit(code), 50).unref();
 }
 
-function dial(target: { host: string; port: number; text: string }, addSession: (s: net.Socket, d: 'out') => Session): Promise<Session | P2pcatError> {
+async function dial(d: Dialer, addSession: (s: SessionStream, dir: 'out', addr?: string) => Session): Promise<Session | P2pcatError> {
+  let conn: { stream: SessionStream; addr?: string };
+  try {
+    conn = await d.dial();
+  } catch (e) {
+    if (e instanceof P2pcatError) return e;
+    throw e;
+  }
+  const s = addSession(conn.stream, 'out', conn.addr);
   return new Promise((resolve) => {
-    const socket = net.connect({ host: target.host, port: target.port, allowHalfOpen: true });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      resolve(P2pcatError.unavailable(`${target.text}: no answer within ${CONNECT_TIMEOUT_MS / 1000} s`));
-    }, CONNECT_TIMEOUT_MS);
-    socket.once('error', (e: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      resolve(P2pcatError.unavailable(`${target.text}: ${e.code === 'ECONNREFUSED' ? 'connection refused' : e.code === 'ENOTFOUND' ? 'host not found' : (e.code ?? e.message)}`, e));
-    });
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.removeAllListeners('error');
-      const s = addSession(socket, 'out');
-      const onEnd = (end: SessionEnd) => resolve(end.error ?? P2pcatError.protocol(`${target.text} closed during the handshake`));
-      s.once('end', onEnd);
-      s.once('up', () => {
-        s.off('end', onEnd);
-        resolve(s);
-      });
+    const onEnd = (end: SessionEnd) => resolve(end.error ?? P2pcatError.protocol(`${d.text} closed during the handshake`));
+    s.once('end', onEnd);
+    s.once('up', () => {
+      s.off('end', onEnd);
+      resolve(s);
     });
   });
 }
