@@ -2,5 +2,6 @@
 import { listenCommand } from './listen.js';
 import { connectCommand } from './connect.js';
 import { idCommand } from './id.js';
+import { logCommand } from './log.js';
 
-export const commands = [listenCommand, connectCommand, idCommand];
+export const commands = [listenCommand, connectCommand, logCommand, idCommand];

@@ -5,13 +5,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { checkChat, type ChatRecord } from '../../chat/record.js';
+import { checkChat, msgId, type ChatRecord } from '../../chat/record.js';
 import { identityPath } from '../../config/paths.js';
-import { loadOrCreateIdentity } from '../../crypto/identity.js';
+import { loadOrCreateIdentity, uuidFromPublicKey } from '../../crypto/identity.js';
 import { DEFAULT_ROOM } from '../../crypto/labels.js';
 import { P2pcatError, isP2pcatError } from '../../errors.js';
 import { ROOM_MAX_BYTES } from '../../limits.js';
-import { utf8Length } from '../../util.js';
+import { fromHex, utf8Length } from '../../util.js';
 import { exportLog, readExport } from '../../store/export.js';
 import { FILE_TYPE, HEADER_BYTES, LOG_FOLLOW_POLL_MS, PASSPHRASE_MAX_BYTES } from '../../store/format.js';
 import { IdSet } from '../../store/idset.js';
@@ -80,12 +80,15 @@ interface Entry {
   rec: ChatRecord;
   ms: number;
   sub: number;
+  checked: boolean;
+  /** undefined: not checked yet; '': valid; else why not. */
   invalid?: string;
 }
 
 /** Sort key of an ISO timestamp: milliseconds, then the digits below a millisecond. */
 function timeKey(ts: string): [number, number] {
   const ms = Date.parse(ts);
+  if (ts.length === 24) return [Number.isNaN(ms) ? -Infinity : ms, 0];
   const frac = /\.(\d+)Z$/.exec(ts)?.[1] ?? '';
   return [Number.isNaN(ms) ? -Infinity : ms, frac.length > 3 ? Number(frac.slice(3, 9).padEnd(6, '0')) : 0];
 }
@@ -121,28 +124,56 @@ function makeFilter(argv: LogArgs): Filter {
   return f;
 }
 
-/** The entry for a record that passes the filter, or undefined. Checks validity only for records their writer did not verify. */
+const uuidCache = new Map<string, string | undefined>();
+/**
+ * The cheap part of checkChat, for records whose writer verified them (the
+ * flag is inside the authenticated frame): uuid bound to the key, msg_id
+ * matches. The signature itself is left to `log verify`.
+ */
+function quickCheck(r: ChatRecord): string | undefined {
+  let uuid = uuidCache.get(r.from);
+  if (!uuidCache.has(r.from)) {
+    const pub = fromHex(r.from, 32);
+    uuid = pub ? uuidFromPublicKey(pub) : undefined;
+    if (uuidCache.size > 10_000) uuidCache.clear();
+    uuidCache.set(r.from, uuid);
+  }
+  if (uuid === undefined) return 'bad key or signature encoding';
+  if (uuid !== r.uuid) return 'uuid does not belong to the author key';
+  if (msgId(r.uuid, r.timestamp, r.message) !== r.msg_id) return 'msg_id does not match';
+  return undefined;
+}
+
+/** The entry for a record that passes the cheap filters (time, author, --grep), or undefined. */
 function select(s: StoredRecord, f: Filter): Entry | undefined {
   const r = s.record;
   const [ms, sub] = timeKey(r.timestamp);
   if (ms < f.since || ms > f.until) return undefined;
   if (f.from !== undefined && r.username !== f.from && r.uuid !== f.from && r.from !== f.from) return undefined;
   if (f.re && !f.re.test(r.message)) return undefined;
-  const e: Entry = { rec: r, ms, sub };
-  if (!s.checked) {
-    const c = checkChat(r);
-    if (!c.ok) {
-      if (!f.all) return undefined;
-      e.invalid = c.reason;
+  return { rec: r, ms, sub, checked: s.checked };
+}
+
+/**
+ * Check an entry once; true when it may be printed. Every record printed is
+ * checked: fully (checkChat) when its writer did not verify it, with
+ * quickCheck when it did. Invalid ones are printed only with --all.
+ */
+function validate(e: Entry, all: boolean): boolean {
+  if (e.invalid === undefined) {
+    if (e.checked) e.invalid = quickCheck(e.rec) ?? '';
+    else {
+      const c = checkChat(e.rec);
+      e.invalid = c.ok ? '' : c.reason;
     }
   }
-  return e;
+  return e.invalid === '' || all;
 }
 
 function outputOf(e: Entry): object {
   const r = e.rec;
   const o = { type: 'CHAT', room: r.room, uuid: r.uuid, username: r.username, timestamp: r.timestamp, message: r.message, msg_id: r.msg_id, from: r.from, sig: r.sig };
-  return e.invalid !== undefined ? { ...o, invalid: e.invalid } : o;
+  return e.invalid ? { ...o, invalid: e.invalid } : o;
 }
 
 async function emit(w: RecordWriter, rec: object): Promise<void> {
@@ -153,28 +184,53 @@ async function cat(file: string, argv: LogArgs): Promise<void> {
   const filter = makeFilter(argv);
   const seed = identitySeed();
   needLog(file);
-  const byId = new Map<string, Entry>();
+  // Verified records are deduplicated by readLog on their binary msg_id (before
+  // they are decoded); records without the flag go through `unverified`, and
+  // lose to a valid record with the same msg_id.
   const seen = new IdSet();
+  const valid = new IdSet();
+  let entries: Entry[] = [];
+  const unverified = new Map<string, Entry>();
+  const limit = argv.limit;
+  let cutoff = -Infinity;
   const onProblem = (p: LogProblem) => {
     if (p.kind !== 'torn-tail' && !p.superseded) say(`P2PCAT_ERR_LOG_CORRUPT: ${file}: ${describeProblem(p)} (run: p2pcat log verify)`);
   };
-  const gen = readLog(file, seed, { onProblem });
+  const gen = readLog(file, seed, { onProblem, seen });
   let step = await gen.next();
   for (; !step.done; step = await gen.next()) {
     for (const s of step.value) {
-      if (s.checked) seen.add(s.record.msg_id);
       const e = select(s, filter);
       if (!e) continue;
-      const prev = byId.get(e.rec.msg_id);
-      if (prev && (prev.invalid === undefined || e.invalid !== undefined)) continue; // keep the first valid one
-      byId.set(e.rec.msg_id, e);
+      if (e.ms < cutoff) continue; // older than the oldest of the newest 2N+1000 kept so far
+      if (s.checked) {
+        entries.push(e);
+        valid.add(e.rec.msg_id);
+        continue;
+      }
+      // Without the flag: check now, so that a valid copy wins over an invalid one.
+      validate(e, true);
+      const prev = unverified.get(e.rec.msg_id);
+      if (prev && (prev.invalid === '' || e.invalid !== '')) continue;
+      unverified.set(e.rec.msg_id, e);
+    }
+    // --limit N: only the newest N (plus those that fail their check) can be printed; keep memory bounded.
+    if (limit !== undefined && entries.length > 4 * limit + 10_000) {
+      entries = entries.sort(compareEntries).slice(-(2 * limit + 1000));
+      cutoff = entries[0]!.ms;
     }
   }
-  let entries = [...byId.values()].sort(compareEntries);
-  byId.clear();
-  if (argv.limit !== undefined) entries = argv.limit === 0 ? [] : entries.slice(-argv.limit);
+  for (const e of unverified.values()) if (!valid.has(e.rec.msg_id)) entries.push(e);
+  unverified.clear();
+  entries.sort(compareEntries);
+  if (limit !== undefined) {
+    // Walk back from the newest until N printable ones are found.
+    const picked: Entry[] = [];
+    for (let i = entries.length - 1; i >= 0 && picked.length < limit; i--) if (validate(entries[i]!, filter.all)) picked.push(entries[i]!);
+    entries = picked.reverse();
+  }
   const w = new RecordWriter();
-  for (const e of entries) await emit(w, outputOf(e));
+  for (const e of entries) if (validate(e, filter.all)) await emit(w, outputOf(e));
   entries = [];
   if (argv.follow) await follow(file, seed, filter, seen, w, step.value.end);
   await w.end();
@@ -223,7 +279,7 @@ async function follow(file: string, seed: Uint8Array, filter: Filter, seen: IdSe
           if (printedInvalid.size < 100_000) printedInvalid.add(k);
         }
         const e = select(r, filter);
-        if (e) await emit(w, outputOf(e));
+        if (e && validate(e, filter.all)) await emit(w, outputOf(e));
       }
     }
   }
