@@ -45,3 +45,8 @@ export const CLOCK_SKEW_MAX_MS = 24 * 60 * 60 * 1000;
 export const CLOSE_TIMEOUT_MS = 5_000;
 /** How long `connect` waits for the TCP connection. */
 export const CONNECT_TIMEOUT_MS = 10_000;
+
+/** Raw mode: bytes read from stdin per read (one socket write per read). */
+export const RAW_READ_BYTES = 1024 * 1024;
+/** Raw mode: bytes waiting for stdout before we stop reading the peer. */
+export const RAW_STDOUT_QUEUE_MAX_BYTES = 8 * 1024 * 1024;

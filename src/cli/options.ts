@@ -27,3 +27,12 @@ export interface CommonArgs {
   strict?: boolean | undefined;
   'handshake-timeout'?: number | undefined;
 }
+
+/** netcat's other half: raw encrypted byte streams (listen/connect --raw). */
+export const rawOptions = {
+  raw: { type: 'boolean', describe: 'a plain encrypted byte stream both ways instead of chat (no NDJSON, nothing logged); conflicts with --json and --strict', conflicts: ['json', 'strict'] },
+  'keep-open': { alias: 'k', type: 'boolean', describe: 'listen --raw: after a peer leaves, serve the next (queued) one instead of exiting', implies: 'raw' },
+  exec: { alias: 'e', type: 'string', describe: 'with --raw: run CMD (via /bin/sh -c) per session; its stdin/stdout are the stream', implies: 'raw', requiresArg: true },
+  'max-conns': { type: 'number', describe: 'listen --raw --exec: sessions served at once (default 256)', implies: 'exec', requiresArg: true },
+  verbose: { alias: 'v', type: 'boolean', describe: 'say on stderr who connected (raw mode)' },
+} satisfies Record<string, Options>;

@@ -19,9 +19,9 @@ import { IDENTITY_BINDING_CONTEXT, NOISE_PROLOGUE, NOISE_PROTOCOL, WIRE_VERSION 
 import type { Room } from '../crypto/room.js';
 import { verify } from '../crypto/ed25519.js';
 import { fingerprint, uuidFromPublicKey, checkUsername } from '../crypto/identity.js';
-import { AEAD_TAG_BYTES, HANDSHAKE_MAX_MESSAGE_BYTES, NOISE_MAX_MESSAGE_BYTES, REKEY_AFTER_MESSAGES } from '../limits.js';
+import { AEAD_TAG_BYTES, FRAME_LENGTH_PREFIX_BYTES, HANDSHAKE_MAX_MESSAGE_BYTES, NOISE_MAX_MESSAGE_BYTES, REKEY_AFTER_MESSAGES } from '../limits.js';
 import { FrameDecoder, encodeFrame } from '../wire/frame.js';
-import { decodeMessage, encodeMessage, type Message, type MsgName } from '../wire/messages.js';
+import { MSG, decodeMessage, encodeMessage, type Message, type MsgName } from '../wire/messages.js';
 import { concatBytes, fromHex, toHex, utf8 } from '../util.js';
 
 export interface PeerIdentity {
@@ -140,7 +140,39 @@ export class SecureChannel {
     return this.#sealBytes(encodeMessage(type, body));
   }
 
-  #sealBytes(plaintext: Uint8Array): Buffer {
+  /**
+   * Seal raw bytes as DATA messages, as many full frames as it takes, into
+   * one buffer ready for a single write (shared/PERF-FACTS.md: one write per
+   * read is what makes the bulk path fast).
+   */
+  sealData(data: Uint8Array): Buffer {
+    if (this.#phase !== 'up') throw new Error('cannot send DATA before the session is up');
+    const maxChunk = NOISE_MAX_MESSAGE_BYTES - AEAD_TAG_BYTES - 1;
+    const frames = Math.max(1, Math.ceil(data.length / maxChunk));
+    const out = Buffer.allocUnsafe(data.length + frames * (FRAME_LENGTH_PREFIX_BYTES + 1 + AEAD_TAG_BYTES));
+    let off = 0;
+    for (let i = 0; i < frames; i++) {
+      const chunk = data.subarray(i * maxChunk, Math.min(data.length, (i + 1) * maxChunk));
+      const pt = Buffer.allocUnsafe(1 + chunk.length);
+      pt[0] = MSG.DATA;
+      pt.set(chunk, 1);
+      const frame = this.#sealBytes(pt, false);
+      out.writeUInt16BE(frame.length, off);
+      out.set(frame, off + FRAME_LENGTH_PREFIX_BYTES);
+      off += FRAME_LENGTH_PREFIX_BYTES + frame.length;
+    }
+    return out.subarray(0, off);
+  }
+
+  /** The authenticated end of our byte stream (raw mode). */
+  sealEof(): Buffer {
+    return this.#sealBytes(Buffer.from([MSG.EOF]));
+  }
+
+  #sealBytes(plaintext: Uint8Array, framed: true): Buffer;
+  #sealBytes(plaintext: Uint8Array, framed: false): Uint8Array;
+  #sealBytes(plaintext: Uint8Array): Buffer;
+  #sealBytes(plaintext: Uint8Array, framed = true): Buffer | Uint8Array {
     if (plaintext.length + AEAD_TAG_BYTES > NOISE_MAX_MESSAGE_BYTES) throw new RangeError(`message of ${plaintext.length} bytes does not fit one frame`);
     const cs = this.#send!;
     let ct: Uint8Array;
@@ -153,7 +185,7 @@ export class SecureChannel {
       cs.rekey();
       this.#sentSinceRekey = 0;
     }
-    return encodeFrame(ct);
+    return framed ? encodeFrame(ct) : ct;
   }
 
   #writeHandshake(payload: Uint8Array): Buffer {

@@ -1,6 +1,7 @@
 // Protocol messages carried in encrypted transport frames (docs/protocol.md):
 // one type byte, then a body. Control messages have a UTF-8 JSON object body;
-// the codec validates at the boundary and never throws anything but P2pcatError.
+// DATA and EOF (raw mode) carry bytes. The codec validates at the boundary and
+// never throws anything but P2pcatError.
 import { P2pcatError } from '../errors.js';
 import { decodeUtf8 } from '../util.js';
 
@@ -14,7 +15,12 @@ export const MSG = {
   SYNC_REQUEST: 0x07,
   SYNC_RESPONSE: 0x08,
   PEERS: 0x09,
+  DATA: 0x10,
+  EOF: 0x11,
 } as const;
+
+/** Types whose body is raw bytes, not JSON. */
+export const BINARY_TYPES: ReadonlySet<number> = new Set([MSG.DATA, MSG.EOF]);
 
 export type MsgName = keyof typeof MSG;
 const NAMES = new Map<number, MsgName>(Object.entries(MSG).map(([k, v]) => [v, k as MsgName]));
@@ -22,6 +28,8 @@ const NAMES = new Map<number, MsgName>(Object.entries(MSG).map(([k, v]) => [v, k
 export interface Message {
   type: MsgName;
   body: Record<string, unknown>;
+  /** The bytes of a binary message (DATA, EOF). */
+  data?: Buffer;
 }
 
 export function encodeMessage(type: MsgName, body: Record<string, unknown> = {}): Buffer {
@@ -36,6 +44,10 @@ export function decodeMessage(bytes: Uint8Array): Message {
   if (bytes.length < 1) throw P2pcatError.protocol('empty message');
   const type = NAMES.get(bytes[0]!);
   if (!type) throw P2pcatError.protocol(`unknown message type 0x${bytes[0]!.toString(16).padStart(2, '0')}`);
+  if (BINARY_TYPES.has(bytes[0]!)) {
+    const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return { type, body: {}, data: b.subarray(1) };
+  }
   const text = decodeUtf8(bytes.subarray(1));
   if (text === undefined) throw P2pcatError.protocol(`${type} body is not UTF-8`);
   let body: unknown;

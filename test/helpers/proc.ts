@@ -19,16 +19,18 @@ export interface Proc {
   stderr: string[];
   /** Parsed stdout records (lines that are not JSON are kept as {raw}). */
   records: Record<string, any>[];
+  /** With { binary: true }: everything stdout carried, as bytes. */
+  bytes(): Buffer;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   exitInfo?: { code: number | null; signal: NodeJS.Signals | null };
   waitFor<T>(pred: () => T | undefined | false, what: string, timeoutMs?: number): Promise<T>;
   waitRecord(pred: (r: Record<string, any>) => boolean, what: string, timeoutMs?: number): Promise<Record<string, any>>;
-  write(s: string): void;
-  end(s?: string): void;
+  write(s: string | Uint8Array): void;
+  end(s?: string | Uint8Array): void;
   kill(sig?: NodeJS.Signals): void;
 }
 
-export function run(args: string[], opts: { home?: string; env?: Record<string, string>; stdin?: 'pipe' | 'ignore'; spawn?: SpawnOptions; name?: string } = {}): Proc {
+export function run(args: string[], opts: { home?: string; env?: Record<string, string>; stdin?: 'pipe' | 'ignore'; spawn?: SpawnOptions; name?: string; binary?: boolean } = {}): Proc {
   const env: Record<string, string> = { ...(process.env as Record<string, string>), P2PCAT_HOME: opts.home ?? tmpHome(), ...(opts.env ?? {}) };
   delete env.P2PCAT_SECRET;
   if (opts.env?.P2PCAT_SECRET) env.P2PCAT_SECRET = opts.env.P2PCAT_SECRET;
@@ -39,6 +41,7 @@ export function run(args: string[], opts: { home?: string; env?: Record<string, 
     stdout: [],
     stderr: [],
     records: [],
+    bytes: () => Buffer.concat(outChunks),
     exited: undefined as never,
     waitFor(pred, what, timeoutMs = 15_000) {
       return new Promise((resolve, reject) => {
@@ -73,8 +76,10 @@ export function run(args: string[], opts: { home?: string; env?: Record<string, 
     },
   };
   let outBuf = '';
-  child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (d: string) => {
+  const outChunks: Buffer[] = [];
+  if (opts.binary) child.stdout!.on('data', (d: Buffer) => outChunks.push(d));
+  else child.stdout!.setEncoding('utf8');
+  if (!opts.binary) child.stdout!.on('data', (d: string) => {
     outBuf += d;
     let i;
     while ((i = outBuf.indexOf('\n')) !== -1) {

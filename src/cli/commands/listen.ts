@@ -1,8 +1,9 @@
 // `p2pcat listen [PORT]`: accept peers, join the room, chat on stdin/stdout.
 import type { CommandModule } from 'yargs';
-import { chatIoOptions, identityOptions, roomOptions, type CommonArgs } from '../options.js';
+import { chatIoOptions, identityOptions, rawOptions, roomOptions, type CommonArgs } from '../options.js';
+import type { RawArgs } from '../run/raw.js';
 
-export interface ListenArgs extends CommonArgs {
+export interface ListenArgs extends CommonArgs, RawArgs {
   port?: number | string | undefined;
   bind?: string | undefined;
 }
@@ -17,13 +18,18 @@ export const listenCommand: CommandModule<object, ListenArgs> = {
       .options(roomOptions)
       .options(identityOptions)
       .options(chatIoOptions)
+      .options(rawOptions)
       .example('$0 listen 5050', 'accept peers on port 5050; type to chat')
       .example('$0 listen 0 --bind 127.0.0.1 --json', 'any free port on loopback, NDJSON records on stdout')
       .example('P2PCAT_SECRET=hunter2 $0 listen 5050 --room ops', 'a private room: only peers with the secret complete a handshake')
-      .example("$0 listen 5050 --json | jq -r 'select(.type==\"CHAT\") | .message'", 'print only the message texts'),
+      .example("$0 listen 5050 --json | jq -r 'select(.type==\"CHAT\") | .message'", 'print only the message texts')
+      .example('$0 listen --raw 5050 | tar x', 'receive a directory, encrypted; exit 0 only if it arrived whole')
+      .example("$0 listen --raw -k 5050 --exec 'wc -c'", 'a tiny service: every peer gets its own wc'),
   handler: async (argv) => {
     const { parsePort } = await import('../target.js');
+    const listen = { host: argv.bind, port: parsePort(argv.port ?? '5050') };
+    if (argv.raw) return (await import('../run/raw.js')).runRaw(argv, { listen });
     const { runChat } = await import('../run/chat.js');
-    await runChat(argv, { listen: { host: argv.bind, port: parsePort(argv.port ?? '5050') } });
+    await runChat(argv, { listen });
   },
 };

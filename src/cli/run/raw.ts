@@ -1,0 +1,312 @@
+// `listen --raw` / `connect --raw`: netcat's other half. After the same
+// handshake as chat mode, bytes flow both ways, encrypted and authenticated;
+// nothing is parsed or logged. EOF rules (man p2pcat, RAW MODE):
+//   - stdin EOF sends an authenticated end-of-stream and half-closes;
+//   - the peer's end-of-stream closes our stdout (so `| tar x` finishes);
+//     if stdin is a terminal, that also ends our side, as nc does;
+//   - exit 0 only when both directions ended with an end-of-stream mark;
+//     a cut stream exits 69, so a truncated transfer never looks complete.
+// Bulk path (shared/PERF-FACTS.md): stdin is read with fs.read into one
+// reused 1 MiB buffer, each read is sealed into one buffer of full frames and
+// written with one socket write; stdout is written with fs.write.
+import fs from 'node:fs';
+import tty from 'node:tty';
+import net from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { P2pcatError, EXIT } from '../../errors.js';
+import { RAW_READ_BYTES, RAW_STDOUT_QUEUE_MAX_BYTES, MAX_PENDING_HANDSHAKES, MAX_CONNECTIONS, CLOSE_TIMEOUT_MS } from '../../limits.js';
+import { RawSession, type RawEnd } from '../../transport/raw.js';
+import type { SessionStream } from '../../transport/session.js';
+import { setupPeer, type PeerSetup } from './setup.js';
+import type { Dialer } from './chat.js';
+import type { CommonArgs } from '../options.js';
+import { say } from '../io.js';
+
+export interface RawArgs extends CommonArgs {
+  'keep-open'?: boolean | undefined;
+  exec?: string | undefined;
+  'max-conns'?: number | undefined;
+  verbose?: boolean | undefined;
+}
+
+export interface RawPlan {
+  listen?: { host?: string | undefined; port: number };
+  dialer?: Dialer;
+}
+
+/** Where the bytes come from and go to: our stdio, or a program run per session. */
+interface Endpoint {
+  /** Start feeding input; call back with each chunk (and wait for the promise) and once at EOF. */
+  pump(onData: (b: Buffer) => Promise<void>, onEof: () => void): void;
+  write(b: Buffer, done: () => void): void;
+  /** Bytes written but not yet taken. */
+  readonly pending: number;
+  /** The peer's stream ended: close our output once everything is written. */
+  endOutput(): void;
+  /** Input that may never end (a terminal). */
+  readonly interactive: boolean;
+  /** Resolves once everything received has been written out. */
+  flushed(): Promise<void>;
+  close(): void;
+}
+
+function stdioEndpoint(): Endpoint {
+  let pending = 0;
+  let outputEnded = false;
+  const queue: { b: Buffer; done: () => void }[] = [];
+  let writing = false;
+  const idle: (() => void)[] = [];
+  const drain = () => {
+    if (writing) return;
+    const next = queue.shift();
+    if (!next) {
+      if (outputEnded) {
+        try {
+          fs.closeSync(1);
+        } catch {
+          /* already closed */
+        }
+      }
+      for (const f of idle.splice(0)) f();
+      return;
+    }
+    writing = true;
+    let off = 0;
+    const step = () => {
+      fs.write(1, next.b, off, next.b.length - off, null, (err, n) => {
+        if (err) {
+          if (err.code === 'EAGAIN') return setTimeout(step, 1);
+          if (err.code === 'EPIPE') process.exit(EXIT.OK);
+          process.stderr.write(`p2pcat: P2PCAT_ERR_IO: stdout: ${err.message}\n`);
+          process.exit(EXIT.IOERR);
+        }
+        off += n;
+        if (off < next.b.length) return step();
+        pending -= next.b.length;
+        writing = false;
+        next.done();
+        drain();
+      });
+    };
+    step();
+  };
+  return {
+    interactive: tty.isatty(0),
+    flushed: () => (writing || queue.length ? new Promise<void>((r) => idle.push(r)) : Promise.resolve()),
+    pump(onData, onEof) {
+      // A regular file is read with fs.read into one reused 1 MiB buffer (fast).
+      // Anything else (pipe, socket, terminal) goes through process.stdin: a
+      // blocking read parked in libuv's thread pool would keep the process
+      // from exiting while the other side is done.
+      let isFile = false;
+      try {
+        isFile = fs.fstatSync(0).isFile();
+      } catch {
+        /* no stdin */
+      }
+      if (!isFile) {
+        const stdin = process.stdin;
+        stdin.on('data', (b: Buffer) => {
+          stdin.pause();
+          onData(b).then(
+            () => stdin.resume(),
+            () => onEof(),
+          );
+        });
+        stdin.once('end', onEof);
+        stdin.once('error', () => onEof());
+        return;
+      }
+      const buf = Buffer.allocUnsafe(RAW_READ_BYTES);
+      const loop = () => {
+        fs.read(0, buf, 0, buf.length, null, (err, n) => {
+          if (err) {
+            say(`P2PCAT_ERR_IO: stdin: ${err.message}`);
+            return onEof();
+          }
+          if (n === 0) return onEof();
+          // The buffer is reused: sealData copies it before the next read.
+          onData(buf.subarray(0, n)).then(loop, () => onEof());
+        });
+      };
+      loop();
+    },
+    write(b, done) {
+      pending += b.length;
+      queue.push({ b, done });
+      drain();
+    },
+    get pending() {
+      return pending;
+    },
+    endOutput() {
+      outputEnded = true;
+      drain();
+    },
+    close() {
+      /* process exit closes stdio */
+    },
+  };
+}
+
+function execEndpoint(cmd: string): Endpoint {
+  const child: ChildProcess = spawn('/bin/sh', ['-c', cmd], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let pending = 0;
+  child.stdin!.on('error', () => {
+    /* the program stopped reading: its exit tells the rest */
+  });
+  const exited = new Promise<void>((r) => child.once('close', () => r()));
+  return {
+    interactive: false,
+    flushed: () => exited,
+    pump(onData, onEof) {
+      child.stdout!.on('data', (b: Buffer) => {
+        child.stdout!.pause();
+        onData(b).then(() => child.stdout!.resume(), () => onEof());
+      });
+      child.stdout!.on('end', onEof);
+    },
+    write(b, done) {
+      pending += b.length;
+      child.stdin!.write(b, () => {
+        pending -= b.length;
+        done();
+      });
+    },
+    get pending() {
+      return pending;
+    },
+    endOutput() {
+      child.stdin!.end();
+    },
+    close() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+    },
+  };
+}
+
+/** Run one raw session to its end over a connected stream. */
+function runSession(stream: SessionStream, direction: 'in' | 'out', setup: PeerSetup, argv: RawArgs, addr?: string): Promise<{ end: RawEnd; up: boolean }> {
+  return new Promise((resolve) => {
+    const s = new RawSession(stream, {
+      initiator: direction === 'out',
+      room: setup.room,
+      signer: setup.signer,
+      username: setup.username,
+      handshakeTimeoutMs: setup.handshakeTimeoutMs,
+      direction,
+      ...(addr ? { addr } : {}),
+    });
+    let endpoint: Endpoint | undefined;
+    let up = false;
+    s.on('up', (peer) => {
+      up = true;
+      if (argv.verbose) say(`connected to ${peer.username} at ${peer.addr} (${peer.fingerprint})`);
+      endpoint = argv.exec ? execEndpoint(argv.exec) : stdioEndpoint();
+      const ep = endpoint;
+      ep.pump(
+        (b) =>
+          new Promise<void>((res, rej) => {
+            if (s.write(b)) return res();
+            if (s.eofReceived && !s.writableLength) return rej(new Error('closed'));
+            s.once('drain', () => res());
+            s.once('end', () => rej(new Error('closed')));
+          }),
+        () => s.endWrite(),
+      );
+    });
+    s.on('data', (b) => {
+      endpoint!.write(b, () => {
+        if (endpoint!.pending < RAW_STDOUT_QUEUE_MAX_BYTES / 2) s.resume();
+      });
+      if (endpoint!.pending > RAW_STDOUT_QUEUE_MAX_BYTES) s.pause();
+    });
+    s.on('eof', () => {
+      endpoint!.endOutput();
+      if (endpoint!.interactive) s.endWrite();
+    });
+    s.on('end', (end) => {
+      const ep = endpoint;
+      if (!ep) return resolve({ end, up });
+      // Everything received is written out before we say how it ended.
+      const timer = setTimeout(() => ep.close(), CLOSE_TIMEOUT_MS);
+      if (!s.eofReceived) ep.endOutput();
+      void ep.flushed().then(() => {
+        clearTimeout(timer);
+        ep.close();
+        resolve({ end, up });
+      });
+    });
+  });
+}
+
+export async function runRaw(argv: RawArgs, plan: RawPlan): Promise<void> {
+  const setup = setupPeer(argv);
+  if (plan.dialer) {
+    const conn = await plan.dialer.dial();
+    const { end } = await runSession(conn.stream, 'out', setup, argv, conn.addr);
+    return exitWith(end);
+  }
+  // Listening. With stdio, one session at a time (its bytes are our stdin and
+  // stdout); -k queues further peers and serves them in turn. With --exec,
+  // every session gets its own program, up to --max-conns at once.
+  const server = net.createServer({ allowHalfOpen: true });
+  const keepOpen = argv['keep-open'] === true;
+  const maxActive = argv.exec !== undefined ? Math.max(1, argv['max-conns'] ?? MAX_CONNECTIONS) : 1;
+  const waiting: net.Socket[] = [];
+  let active = 0;
+  let last: RawEnd | undefined;
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  const start = (socket: net.Socket) => {
+    active++;
+    socket.resume();
+    runSession(socket, 'in', setup, argv).then(({ end, up }) => {
+      active--;
+      if (!up) {
+        // A failed handshake is not a session: report it and keep waiting.
+        if (end.error) process.stderr.write(JSON.stringify(end.error.toRecord()) + '\n');
+      } else {
+        last = end;
+        if (!keepOpen) {
+          server.close();
+          for (const w of waiting.splice(0)) w.destroy();
+          return resolveDone();
+        }
+        if (end.error) process.stderr.write(end.error.toLine() + '\n');
+      }
+      const next = waiting.shift();
+      if (next) start(next);
+    });
+  };
+  server.on('connection', (socket) => {
+    if (active < maxActive) return start(socket);
+    if (keepOpen && waiting.length < MAX_PENDING_HANDSHAKES) {
+      socket.pause();
+      waiting.push(socket);
+      socket.once('close', () => {
+        const i = waiting.indexOf(socket);
+        if (i !== -1) waiting.splice(i, 1);
+      });
+      return;
+    }
+    socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => reject(P2pcatError.unavailable(`cannot listen on port ${plan.listen!.port}: ${e.code ?? e.message}`, e)));
+    server.listen({ port: plan.listen!.port, host: plan.listen!.host }, () => resolve());
+  });
+  const a = server.address() as net.AddressInfo;
+  say(`listening on ${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port} (room "${setup.room.name}"${setup.room.private ? ', private' : ''}, raw)`);
+  process.once('SIGTERM', () => process.exit(last?.clean === false ? EXIT.UNAVAILABLE : EXIT.OK));
+  await done;
+  exitWith(last!);
+}
+
+function exitWith(end: RawEnd): void {
+  if (end.error) {
+    process.stderr.write(end.error.toLine() + '\n');
+    process.exitCode = end.error.exitCode;
+  } else process.exitCode = EXIT.OK;
+  setTimeout(() => process.exit(), 20).unref();
+}
