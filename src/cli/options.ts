@@ -34,5 +34,8 @@ export const rawOptions = {
   'keep-open': { alias: 'k', type: 'boolean', describe: 'listen --raw: after a peer leaves, serve the next (queued) one instead of exiting', implies: 'raw' },
   exec: { alias: 'e', type: 'string', describe: 'with --raw: run CMD (via /bin/sh -c) per session; its stdin/stdout are the stream', implies: 'raw', requiresArg: true },
   'max-conns': { type: 'number', describe: 'listen --raw --exec: sessions served at once (default 256)', implies: 'exec', requiresArg: true },
+  'send-only': { type: 'boolean', describe: 'with --raw: only send; bytes from the peer are discarded', implies: 'raw', conflicts: 'recv-only' },
+  'recv-only': { type: 'boolean', describe: 'with --raw: only receive; stdin is not read and our side ends at once', implies: 'raw' },
+  'idle-timeout': { type: 'number', describe: 'with --raw: give up (exit 75) after SECONDS with no bytes in either direction', implies: 'raw', requiresArg: true },
   verbose: { alias: 'v', type: 'boolean', describe: 'say on stderr who connected (raw mode)' },
 } satisfies Record<string, Options>;

@@ -115,3 +115,27 @@ t.test('usage: --raw conflicts with --json; -k is for listen', async (t) => {
     t.equal((await exitOf(p)).code, 64, args.join(' '));
   }
 });
+
+t.test('--send-only / --recv-only and --idle-timeout', async (t) => {
+  const procs: Proc[] = [];
+  t.teardown(() => reap(procs));
+  // The listener only receives: its stdin is never read, even though it stays open.
+  const l = await rawListen(['--recv-only']);
+  procs.push(l);
+  const c = run(['connect', '--raw', '--send-only', `127.0.0.1:${l.port}`], { binary: true });
+  procs.push(c);
+  c.end('one way\n');
+  t.equal((await exitOf(c)).code, 0, 'send-only sender exits 0');
+  t.equal((await exitOf(l)).code, 0, 'recv-only receiver exits 0 without stdin EOF');
+  t.equal(l.bytes().toString(), 'one way\n');
+  t.equal(c.bytes().length, 0, 'nothing came back');
+
+  const quiet = await rawListen(['--idle-timeout', '1']);
+  procs.push(quiet);
+  const idle = run(['connect', '--raw', `127.0.0.1:${quiet.port}`], { binary: true });
+  procs.push(idle);
+  const ex = await exitOf(quiet);
+  t.equal(ex.code, 75, 'idle listener gives up with 75');
+  t.match(quiet.stderr.join('\n'), /P2PCAT_ERR_TIMEOUT: no data for 1 s/);
+  t.not((await exitOf(idle)).code, 0, 'the peer of a timed-out session does not exit 0');
+});

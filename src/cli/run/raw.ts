@@ -26,6 +26,9 @@ export interface RawArgs extends CommonArgs {
   'keep-open'?: boolean | undefined;
   exec?: string | undefined;
   'max-conns'?: number | undefined;
+  'send-only'?: boolean | undefined;
+  'recv-only'?: boolean | undefined;
+  'idle-timeout'?: number | undefined;
   verbose?: boolean | undefined;
 }
 
@@ -199,14 +202,25 @@ function runSession(stream: SessionStream, direction: 'in' | 'out', setup: PeerS
     });
     let endpoint: Endpoint | undefined;
     let up = false;
+    // --idle-timeout: no byte either way for that long ends the session.
+    let idleTimer: NodeJS.Timeout | undefined;
+    const idleMs = argv['idle-timeout'] !== undefined ? Math.max(0.1, argv['idle-timeout']) * 1000 : undefined;
+    const touch = () => {
+      if (idleMs === undefined) return;
+      clearTimeout(idleTimer);
+      idleTimer = setTimeout(() => s.destroy(P2pcatError.timeout(`no data for ${idleMs / 1000} s (--idle-timeout)`)), idleMs);
+    };
     s.on('up', (peer) => {
       up = true;
+      touch();
       if (argv.verbose) say(`connected to ${peer.username} at ${peer.addr} (${peer.fingerprint})`);
       endpoint = argv.exec ? execEndpoint(argv.exec) : stdioEndpoint();
       const ep = endpoint;
+      if (argv['recv-only']) return s.endWrite();
       ep.pump(
         (b) =>
           new Promise<void>((res, rej) => {
+            touch();
             if (s.write(b)) return res();
             if (s.eofReceived && !s.writableLength) return rej(new Error('closed'));
             s.once('drain', () => res());
@@ -216,6 +230,8 @@ function runSession(stream: SessionStream, direction: 'in' | 'out', setup: PeerS
       );
     });
     s.on('data', (b) => {
+      touch();
+      if (argv['send-only']) return;
       endpoint!.write(b, () => {
         if (endpoint!.pending < RAW_STDOUT_QUEUE_MAX_BYTES / 2) s.resume();
       });
@@ -226,6 +242,7 @@ function runSession(stream: SessionStream, direction: 'in' | 'out', setup: PeerS
       if (endpoint!.interactive) s.endWrite();
     });
     s.on('end', (end) => {
+      clearTimeout(idleTimer);
       const ep = endpoint;
       if (!ep) return resolve({ end, up });
       // Everything received is written out before we say how it ended.
