@@ -1,5 +1,6 @@
 // What a stdin line asks for (DESIGN.md, "Records on stdin and stdout"):
-//   a JSON object      a request: {"message":"hi"}; missing fields are filled in
+//   a JSON object      a request: {"message":"hi"}; missing fields are filled in;
+//                      {"message":"hi","to":"bob"} is a direct message (to a key, key prefix or username)
 //   a signed CHAT      a record from `log cat` or another peer's stdout: relayed as is if it checks
 //   anything else      plain text, sent as a message (refused with --strict)
 //   an empty line      ignored
@@ -13,10 +14,11 @@ import { utf8Length } from '../util.js';
 export type Request =
   | { kind: 'skip' }
   | { kind: 'chat'; message: string; username?: string }
+  | { kind: 'dm'; message: string; to: string }
   | { kind: 'relay'; record: ChatRecord }
   | { kind: 'error'; error: P2pcatError };
 
-const ALLOWED = new Set(['type', 'message', 'username', 'room']);
+const ALLOWED = new Set(['type', 'message', 'username', 'room', 'to']);
 const SIGNED = ['uuid', 'timestamp', 'msg_id', 'from', 'sig'];
 
 function bad(msg: string): Request {
@@ -47,12 +49,17 @@ export function parseRequest(line: string, opts: { strict: boolean; room: string
     return { kind: 'relay', record: check.record };
   }
   for (const k of Object.keys(r)) {
-    if (!ALLOWED.has(k)) return bad(k === 'to' ? 'direct messages ("to") are not supported by this version' : `unknown field ${JSON.stringify(k)}`);
+    if (!ALLOWED.has(k)) return bad(`unknown field ${JSON.stringify(k)}`);
   }
   if (typeof r.message !== 'string') return bad('"message" must be a string');
   if (r.room !== undefined && r.room !== opts.room) return bad(`"room" is ${JSON.stringify(r.room)} but this session is in room ${JSON.stringify(opts.room)}`);
   const req = message(r.message);
   if (req.kind !== 'chat') return req;
+  if (r.to !== undefined) {
+    if (typeof r.to !== 'string' || r.to.length === 0 || utf8Length(r.to) > 64) return bad('"to" must be a member\'s public key (hex), a key prefix, or a username');
+    if (r.username !== undefined) return bad('"username" cannot be set on a direct message');
+    return { kind: 'dm', message: req.message, to: r.to };
+  }
   if (r.username !== undefined) {
     try {
       req.username = checkUsername(r.username);

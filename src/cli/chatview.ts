@@ -5,15 +5,21 @@
 import readline from 'node:readline';
 import type { ChatRecord } from '../chat/record.js';
 import { P2pcatError } from '../errors.js';
+import type { AckEvent } from '../mesh/mesh.js';
+import type { DmRecord } from '../mesh/dm.js';
 import type { PeerInfo, SessionEnd } from '../transport/session.js';
 import { describeSelf, type ChatContext } from './run/chat.js';
 import { checkUsername } from '../crypto/identity.js';
-import { endReason, type Ui } from './ui.js';
+import { HISTORY_DEFAULT } from '../limits.js';
+import { endReason, keyChangedText, type KeyChange, type Ui } from './ui.js';
 
 const HELP = [
   '/help           this list',
-  '/who            who is in the room (you and the peers connected to you)',
-  '/peers          connections: address, direction, key fingerprint',
+  '/who            who is in the room (every member heard from, * = connected to you)',
+  '/peers          connections: address, direction, key fingerprint, round trip',
+  '/msg NAME TEXT  a direct message, sealed for NAME alone (a username or key prefix)',
+  '/history [N]    the last N messages from the log (default 20)',
+  '/stats          what this peer sent, relayed and dropped',
   '/name NAME      change your username for this session',
   '/info           your identity, the room, the listening address',
   '/quit           say goodbye to every peer and exit (also: Ctrl-D)',
@@ -94,14 +100,51 @@ export class ChatView implements Ui {
         this.#print(this.#dim('A line starting with // sends a literal /.'));
         break;
       case '/who': {
-        const names = [`${this.#ctx.username} (you)`, ...this.#ctx.hub.peers.map((p) => p.username)];
+        const names = [`${this.#ctx.username} (you)`, ...this.#ctx.mesh.members().map((m) => `${clean(m.username)}${m.neighbour ? '*' : ''}`)];
         this.#print(this.#dim(`${names.length} in the room: ${names.join(', ')}`));
         break;
       }
       case '/peers': {
-        const peers = this.#ctx.hub.peers;
+        const peers = this.#ctx.mesh.neighbourInfo();
         if (peers.length === 0) this.#print(this.#dim('no peers connected'));
-        for (const p of peers) this.#print(this.#dim(`${p.direction === 'in' ? '<-' : '->'} ${p.addr}  ${p.username}  ${p.fingerprint}`));
+        for (const p of peers) {
+          const rtt = p.rttMs === undefined ? '' : `  ${p.rttMs} ms`;
+          this.#print(this.#dim(`${p.direction === 'in' ? '<-' : '->'} ${p.addr}  ${clean(p.username)}  ${p.fingerprint}${rtt}${p.eager ? '' : '  (lazy)'}`));
+        }
+        break;
+      }
+      case '/msg': {
+        const [to, ...words] = rest;
+        const body = words.join(' ');
+        if (!to || body === '') {
+          this.#print(this.#dim('usage: /msg NAME TEXT'));
+          break;
+        }
+        const res = this.#ctx.dm(to, body);
+        if (res instanceof P2pcatError) this.warn(res);
+        else this.dm(res, true);
+        break;
+      }
+      case '/history': {
+        const n = arg === '' ? HISTORY_DEFAULT : Number(arg);
+        if (!Number.isInteger(n) || n < 1) {
+          this.#print(this.#dim('usage: /history [N]'));
+          break;
+        }
+        void this.#ctx.history(n).then((recs) => {
+          if (recs instanceof P2pcatError) return this.warn(recs);
+          if (recs.length === 0) this.#print(this.#dim('the log is empty'));
+          this.#print(this.#dim(`--- the last ${recs.length} messages from the log ---`));
+          for (const r of recs) this.chat(r, r.from === this.#ctx.mesh.selfKey);
+          this.#print(this.#dim('--- end of history ---'));
+        });
+        break;
+      }
+      case '/stats': {
+        const s = this.#ctx.mesh.stats();
+        this.#print(this.#dim(`${s.neighbours} neighbours, ${s.members} members; sent ${s.sent.messages} messages (${s.sent.bytes} bytes), relayed ${s.pushed}, duplicates ${s.duplicates}`));
+        const drops = Object.entries(s.rejected);
+        this.#print(this.#dim(drops.length === 0 ? 'nothing dropped' : `dropped: ${drops.map(([k, v]) => `${v} × ${k}`).join('; ')}`));
         break;
       }
       case '/name':
@@ -131,12 +174,34 @@ export class ChatView implements Ui {
     this.#print(`${this.#dim(`[${hhmmss(rec.timestamp)}]`)} ${name}: ${clean(rec.message)}`);
   }
 
+  dm(rec: DmRecord, own: boolean): void {
+    const who = own ? `you → ${clean(this.#ctx.mesh.members().find((m) => m.key === rec.to)?.username ?? rec.to.slice(0, 8))}` : `${clean(rec.username)} → you`;
+    this.#print(`${this.#dim(`[${hhmmss(rec.timestamp)}]`)} ${this.#paint(35, `(direct) ${who}`)}: ${clean(rec.message)}`);
+  }
+
+  ack(_a: AckEvent): void {
+    /* receipts are for scripts (ACK records); the chat view stays quiet */
+  }
+
   peerUp(peer: PeerInfo): void {
     this.#print(this.#dim(`*** ${clean(peer.username)} joined (${peer.addr}, ${peer.fingerprint})`));
   }
 
   peerDown(peer: PeerInfo, end: SessionEnd): void {
     this.#print(this.#dim(`*** ${clean(peer.username)} left (${endReason(end)})`));
+  }
+
+  memberUp(m: { key: string; name: string }): void {
+    if (this.#ctx.mesh.peers.some((p) => p.key === m.key)) return; // said by peerUp already
+    this.#print(this.#dim(`*** ${clean(m.name)} is in the room (through the mesh)`));
+  }
+
+  memberDown(m: { key: string; name: string; reason: string }): void {
+    this.#print(this.#dim(`*** ${clean(m.name)} left the room (${m.reason})`));
+  }
+
+  keyChanged(c: KeyChange): void {
+    for (const line of keyChangedText(c)) this.#print(this.#paint(31, clean(line)));
   }
 
   warn(err: P2pcatError): void {

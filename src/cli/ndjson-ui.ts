@@ -1,9 +1,11 @@
 // NDJSON face of a chat command: records on stdout, ERROR records on stderr.
 import type { ChatRecord } from '../chat/record.js';
 import type { P2pcatError } from '../errors.js';
+import type { AckEvent } from '../mesh/mesh.js';
+import type { DmRecord } from '../mesh/dm.js';
 import type { PeerInfo, SessionEnd } from '../transport/session.js';
 import { RecordWriter, say, warnRecord } from './io.js';
-import { endReason, peerRecord, type Ui } from './ui.js';
+import { endReason, keyChangedRecord, keyChangedText, memberRecord, peerRecord, type KeyChange, type Ui } from './ui.js';
 
 export class NdjsonUi implements Ui {
   #out = new RecordWriter();
@@ -13,12 +15,34 @@ export class NdjsonUi implements Ui {
     this.#out.write(rec);
   }
 
+  dm(rec: DmRecord, own: boolean): void {
+    if (own) return;
+    this.#out.write(rec);
+  }
+
+  ack(a: AckEvent): void {
+    this.#out.write({ type: 'ACK', msg_id: a.msg_id, by: a.by, username: a.username, ...(a.dm ? { dm: true } : {}) });
+  }
+
   peerUp(peer: PeerInfo): void {
     this.#out.write(peerRecord('PEER_UP', peer));
   }
 
   peerDown(peer: PeerInfo, end: SessionEnd): void {
     this.#out.write(peerRecord('PEER_DOWN', peer, { reason: endReason(end) }));
+  }
+
+  memberUp(m: { key: string; name: string }): void {
+    this.#out.write(memberRecord('MEMBER_UP', m));
+  }
+
+  memberDown(m: { key: string; name: string; reason: string }): void {
+    this.#out.write(memberRecord('MEMBER_DOWN', m, { reason: m.reason }));
+  }
+
+  keyChanged(c: KeyChange): void {
+    for (const line of keyChangedText(c)) process.stderr.write(`p2pcat: ${line}\n`);
+    this.#out.write(keyChangedRecord(c));
   }
 
   warn(err: P2pcatError, extra: Record<string, unknown> = {}): void {

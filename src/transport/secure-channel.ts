@@ -5,7 +5,7 @@
 //   -> e                      payload {"v":1}
 //   <- e, ee, s, es           payload {"v":1}
 //   -> s, se, psk             payload empty          (Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b)
-//   <- HELLO  (first transport message, each side)   {"v":1,"key","name","sig"}
+//   <- HELLO  (first transport message, each side)   {"v":1,"key","name","sig"[,"port"]}
 //   -> HELLO
 //
 // HELLO binds the sender's Ed25519 identity to its Noise static key and to
@@ -30,6 +30,8 @@ export interface PeerIdentity {
   username: string;
   uuid: string;
   fingerprint: string;
+  /** The TCP port the peer says it accepts peers on (HELLO `port`), when it listens. */
+  listenPort?: number;
 }
 
 /** Whatever signs our HELLO: a Signer, or anything with the same shape. */
@@ -47,6 +49,8 @@ export interface ChannelOptions {
   rekeyAfterMessages?: number;
   /** Static Noise key; fresh per session unless given. */
   staticKeyPair?: KeyPair;
+  /** Our listening port, advertised in HELLO so neighbours can tell other members where to dial us. */
+  listenPort?: number;
 }
 
 export interface ReceiveResult {
@@ -255,7 +259,13 @@ export class SecureChannel {
     const s = this.#static.publicKey;
     const sig = this.#opts.signer.sign(this.#bindingBytes(s));
     out.send.push(
-      this.#sealBytes(encodeMessage('HELLO', { v: WIRE_VERSION, key: toHex(this.#opts.signer.publicKey), name: this.#opts.username, sig: toHex(sig) })),
+      this.#sealBytes(encodeMessage('HELLO', {
+        v: WIRE_VERSION,
+        key: toHex(this.#opts.signer.publicKey),
+        name: this.#opts.username,
+        sig: toHex(sig),
+        ...(this.#opts.listenPort !== undefined ? { port: this.#opts.listenPort } : {}),
+      })),
     );
   }
 
@@ -279,7 +289,11 @@ export class SecureChannel {
       throw P2pcatError.auth('peer\'s identity signature does not match this session');
     }
     this.#peerSig = toHex(sig);
-    return { key: toHex(key), username, uuid: uuidFromPublicKey(key), fingerprint: fingerprint(key) };
+    const port = body.port;
+    if (port !== undefined && !(Number.isInteger(port) && (port as number) >= 1 && (port as number) <= 65535)) throw P2pcatError.protocol('HELLO has a bad port');
+    const id: PeerIdentity = { key: toHex(key), username, uuid: uuidFromPublicKey(key), fingerprint: fingerprint(key) };
+    if (port !== undefined) id.listenPort = port as number;
+    return id;
   }
 
   #mapNoise(e: unknown, what: string): P2pcatError {

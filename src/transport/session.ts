@@ -8,7 +8,7 @@
 //     handshake message (the peer refused our PSK), PROTOCOL otherwise.
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { P2pcatError } from '../errors.js';
+import { P2pcatError, ERROR_CODES, type ErrorCode } from '../errors.js';
 import { PEER_SEND_QUEUE_MAX_BYTES, CLOSE_TIMEOUT_MS } from '../limits.js';
 import type { Message, MsgName } from '../wire/messages.js';
 import { SecureChannel, type ChannelOptions, type PeerIdentity } from './secure-channel.js';
@@ -27,6 +27,10 @@ export interface SessionEnd {
   /** The peer said BYE (or we did and it answered): nothing was cut. */
   clean: boolean;
   error?: P2pcatError;
+  /** The peer refused the session (a BYE carrying an error code: not allowed, wrong key, full). */
+  refused?: boolean;
+  /** The `reason` of the peer's BYE, when it sent one (e.g. "bye", "duplicate"). */
+  byeReason?: string;
 }
 
 export interface PeerInfo extends PeerIdentity {
@@ -50,7 +54,14 @@ export class Session extends EventEmitter {
   #ended = false;
   #byeSeen = false;
   #byeSent = false;
+  #closing = false;
+  #peerFin = false;
   #error: P2pcatError | undefined;
+  #refusedByPeer = false;
+  #byeReason: string | undefined;
+  #bytesIn = 0;
+  #bytesOut = 0;
+  #lastReceiveAt = Date.now();
 
   constructor(socket: SessionStream, opts: SessionOptions) {
     super();
@@ -66,7 +77,26 @@ export class Session extends EventEmitter {
       if (!this.#error && !this.#byeSeen) this.#error = this.#peer ? P2pcatError.unavailable(`connection to ${this.addr} lost: ${e.code ?? e.message}`, e) : this.#handshakeEofError(e);
     });
     socket.on('close', () => this.#finish());
-    for (const f of this.#channel.start()) socket.write(f);
+    for (const f of this.#channel.start()) this.#write(f);
+  }
+
+  /** Bytes received and sent on the stream so far (frames, handshake included). */
+  get bytesIn(): number {
+    return this.#bytesIn;
+  }
+
+  get bytesOut(): number {
+    return this.#bytesOut;
+  }
+
+  /** Date.now() when the last bytes arrived (for keep-alive timeouts). */
+  get lastReceiveAt(): number {
+    return this.#lastReceiveAt;
+  }
+
+  #write(frame: Buffer): boolean {
+    this.#bytesOut += frame.length;
+    return this.#socket.write(frame);
   }
 
   get peer(): PeerInfo | undefined {
@@ -84,7 +114,7 @@ export class Session extends EventEmitter {
       this.#fail(P2pcatError.limit(`${this.addr} is not reading; more than ${PEER_SEND_QUEUE_MAX_BYTES} bytes queued`));
       return false;
     }
-    return this.#socket.write(this.#channel.seal(type, body));
+    return this.#write(this.#channel.seal(type, body));
   }
 
   get writableLength(): number {
@@ -108,11 +138,23 @@ export class Session extends EventEmitter {
     if (this.#ended) return;
     if (this.#peer && !this.#byeSent) {
       this.#byeSent = true;
-      this.#socket.write(this.#channel.seal('BYE', { reason }));
+      this.#write(this.#channel.seal('BYE', { reason }));
     }
-    this.#socket.end();
-    const t = setTimeout(() => this.#socket.destroy(), CLOSE_TIMEOUT_MS);
-    t.unref();
+    this.#endGracefully();
+  }
+
+  /**
+   * Refuse the peer after HELLO (not allowed, wrong pinned key, too many
+   * neighbours): BYE carrying the error code, so both sides report it, then close.
+   */
+  refuse(err: P2pcatError): void {
+    if (this.#ended) return;
+    if (!this.#error) this.#error = err;
+    if (this.#peer && !this.#byeSent) {
+      this.#byeSent = true;
+      this.#write(this.#channel.seal('BYE', { reason: err.message, code: err.code }));
+    }
+    this.#endGracefully();
   }
 
   /** Close at once with an error (the peer sees a reset). */
@@ -122,6 +164,8 @@ export class Session extends EventEmitter {
 
   #onData(chunk: Buffer): void {
     if (this.#ended) return;
+    this.#bytesIn += chunk.length;
+    this.#lastReceiveAt = Date.now();
     let res;
     try {
       res = this.#channel.receive(chunk);
@@ -129,7 +173,7 @@ export class Session extends EventEmitter {
       if (e instanceof P2pcatError) return this.#fail(e);
       throw e;
     }
-    for (const f of res.send) this.#socket.write(f);
+    for (const f of res.send) this.#write(f);
     if (res.up) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
@@ -140,6 +184,14 @@ export class Session extends EventEmitter {
       if (this.#ended) return;
       if (m.type === 'BYE') {
         this.#byeSeen = true;
+        if (typeof m.body.reason === 'string') this.#byeReason = m.body.reason.slice(0, 200);
+        // A BYE with an error code is a refusal (docs/protocol.md, "Closing"): not a clean end.
+        const code = m.body.code;
+        if (typeof code === 'string' && Object.hasOwn(ERROR_CODES, code) && !this.#error) {
+          const reason = typeof m.body.reason === 'string' ? m.body.reason.slice(0, 200) : 'refused';
+          this.#error = new P2pcatError(code as ErrorCode, `${this.addr} refused the session: ${reason}`);
+          this.#refusedByPeer = true;
+        }
         this.#socket.end();
         continue;
       }
@@ -147,7 +199,32 @@ export class Session extends EventEmitter {
     }
   }
 
+  /**
+   * FIN after everything we queued; then wait for the peer's FIN, which says
+   * it read all of it. The wait starts once our data is in the kernel, so a
+   * peer that reads slowly is not cut off; one that never answers is, and
+   * that close is not clean (a cut conversation must never look complete).
+   */
+  #endGracefully(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    const arm = () => {
+      const t = setTimeout(() => {
+        if (this.#ended || this.#peerFin) return;
+        if (!this.#error) this.#error = P2pcatError.timeout(`${this.addr} did not confirm the end of the session within ${CLOSE_TIMEOUT_MS / 1000} s; what was sent may not have arrived`);
+        this.#socket.destroy();
+      }, CLOSE_TIMEOUT_MS);
+      // Not unref'd: a paused socket with nothing to write keeps no event loop
+      // alive, and the process must not slip away before the peer confirmed.
+      this.#socket.once('close', () => clearTimeout(t));
+    };
+    this.#socket.end();
+    if (this.#socket.writableFinished) arm();
+    else this.#socket.once('finish', arm);
+  }
+
   #onEnd(): void {
+    this.#peerFin = true;
     if (!this.#error && this.#channel.bufferedBytes > 0) {
       this.#error = P2pcatError.protocol(`${this.addr} closed the connection in the middle of a frame (${this.#channel.bufferedBytes} bytes of a truncated frame)`);
     }
@@ -173,8 +250,10 @@ export class Session extends EventEmitter {
     if (this.#ended) return;
     this.#ended = true;
     clearTimeout(this.#timer);
-    const clean = this.#peer !== undefined && (this.#byeSeen || this.#byeSent) && !this.#error;
+    const clean = this.#peer !== undefined && (this.#byeSeen || (this.#byeSent && this.#peerFin)) && !this.#error;
     const end: SessionEnd = { clean };
+    if (this.#refusedByPeer) end.refused = true;
+    if (this.#byeReason !== undefined) end.byeReason = this.#byeReason;
     if (this.#error) end.error = this.#error;
     else if (!this.#peer) end.error = this.#handshakeEofError();
     else if (!clean) end.error = P2pcatError.unavailable(`${this.addr} closed the connection without saying goodbye`);

@@ -15,6 +15,9 @@ export const MSG = {
   SYNC_REQUEST: 0x07,
   SYNC_RESPONSE: 0x08,
   PEERS: 0x09,
+  IHAVE: 0x0a,
+  IWANT: 0x0b,
+  DM: 0x0c,
   DATA: 0x10,
   EOF: 0x11,
 } as const;

@@ -166,3 +166,21 @@ t.test('usage errors exit 64', async (t) => {
     t.match(c.stderr.join('\n'), /P2PCAT_ERR_USAGE/, args.join(' '));
   }
 });
+
+t.test('connect < FILE delivers every line before exiting 0, even while rate-limited both ways', async (t) => {
+  // Regression: a rate-paused socket with nothing left to write keeps no event
+  // loop alive; connect used to slip away with exit 0 and the tail undelivered.
+  const procs: Proc[] = [];
+  t.teardown(() => reap(procs));
+  const l = await listen();
+  procs.push(l);
+  const n = 20000; // well above the 4000-message burst: both sides' rate limits engage
+  const c = run(['connect', `127.0.0.1:${l.port}`]);
+  procs.push(c);
+  c.end(Array.from({ length: n }, (_, i) => `line ${i}`).join('\n') + '\n');
+  t.equal((await exitOf(c, 90_000)).code, 0, 'exit 0');
+  await l.waitFor(() => chats(l).length >= n, `${n} messages at the listener`, 30_000);
+  const got = chats(l).map((r) => r.message);
+  t.equal(new Set(got).size, n, 'every line arrived once');
+  t.equal(got[n - 1], `line ${n - 1}`, 'in order, the tail included');
+});

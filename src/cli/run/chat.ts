@@ -1,15 +1,34 @@
-// The shared engine of `listen` and `connect`: identity, room, a Hub of
-// sessions, stdin requests in, records out, and the EOF rules
-// (docs/protocol.md, "EOF and exit status"; man p2pcat, EXIT STATUS):
+// The shared engine of `listen` and `connect`: identity, room, the encrypted
+// log, a Mesh of sessions (src/mesh/mesh.ts), stdin requests in, records out,
+// and the EOF rules (docs/protocol.md, "EOF and exit status"; docs/mesh.md;
+// man p2pcat, EXIT STATUS):
 //   connect: stdin EOF        -> BYE to every peer, wait for their FIN, exit 0
+//                                (--wait-ack: first wait for the ACKs; 75 when --timeout passes)
 //            every peer gone  -> exit 0 if they said BYE, 69 if the link was cut
+//                                (not while a dial is still in flight)
 //            no peer reached  -> the dial error's status (69, 77, 75 ...)
 //   listen:  stdin EOF        -> keep serving (like nc -l); SIGINT/SIGTERM end it
 //   both:    stdout EPIPE     -> exit 0 quietly
 import net from 'node:net';
+import path from 'node:path';
 import { P2pcatError, EXIT } from '../../errors.js';
-import { CLOSE_TIMEOUT_MS, MAX_CONNECTIONS, MAX_PENDING_HANDSHAKES, STDIN_MAX_LINE_BYTES, STDIN_PAUSE_BYTES, CONNECT_TIMEOUT_MS } from '../../limits.js';
-import { identityPath } from '../../config/paths.js';
+import {
+  CLOSE_TIMEOUT_MS,
+  MAX_CONNECTIONS,
+  MAX_PENDING_HANDSHAKES,
+  STDIN_MAX_LINE_BYTES,
+  STDIN_PAUSE_BYTES,
+  CONNECT_TIMEOUT_MS,
+  HISTORY_MAX,
+  LOG_BATCH_MS,
+  MESH_NEIGHBOURS_DEFAULT,
+  GOSSIP_PUSH_DEGREE,
+  PEER_TIMEOUT_MS,
+  PEER_MSGS_PER_S,
+  WAIT_ACK_TIMEOUT_MS,
+  SEEN_IDS_MAX,
+} from '../../limits.js';
+import { configDir, identityPath } from '../../config/paths.js';
 import { loadOrCreateIdentity, checkUsername, fingerprint, uuidFromPublicKey, type Identity } from '../../crypto/identity.js';
 import { deriveRoom, readSecret, checkRoomName, type Room } from '../../crypto/room.js';
 import { DEFAULT_ROOM } from '../../crypto/labels.js';
@@ -17,26 +36,35 @@ import { Signer } from '../../crypto/ed25519.js';
 import { createChat, type ChatRecord } from '../../chat/record.js';
 import { parseRequest } from '../../chat/request.js';
 import { LineSplitter } from '../../wire/lines.js';
-import { Hub } from '../../mesh/hub.js';
+import { Mesh, type AckEvent, type MeshExtension, type MeshStats } from '../../mesh/mesh.js';
+import { parseDialPolicy } from '../../mesh/addr.js';
+import { SeenSet } from '../../mesh/seen.js';
+import type { DmRecord } from '../../mesh/dm.js';
+import { appendKnownPeer, knownPeersPath, loadAllowList, loadKnownPeers, type KnownPeers } from '../../mesh/trust.js';
+import type { ChatLog } from '../../store/log.js';
 import { Session, type PeerInfo, type SessionEnd, type SessionStream } from '../../transport/session.js';
 import { toHex } from '../../util.js';
 import { NdjsonUi } from '../ndjson-ui.js';
 import type { Ui } from '../ui.js';
-import type { CommonArgs } from '../options.js';
+import type { CommonArgs, MeshArgs } from '../options.js';
 import { say } from '../io.js';
 
 /** One way to reach a peer: TCP to host:port, or (later) a punched UDP path. */
 export interface Dialer {
   /** How the user named it, for messages. */
   text: string;
-  /** Resolve with a connected stream, or reject with a P2pcatError. */
-  dial(): Promise<{ stream: SessionStream; addr?: string }>;
+  /** A pinned identity key (hex, from a join link): a peer presenting another one is refused with P2PCAT_ERR_AUTH. */
+  key?: string;
+  /** Resolve with a connected stream, or reject with a P2pcatError. `direction` 'in': we answer the Noise handshake (default 'out': we start it). */
+  dial(): Promise<{ stream: SessionStream; addr?: string; direction?: 'in' | 'out' }>;
 }
 
 export interface ChatPlan {
   listen?: { host?: string | undefined; port: number };
-  /** Peers to dial; `connect` semantics (stdin EOF says goodbye and exits) apply when present. */
+  /** Peers to dial (redialled with backoff when cut); `connect` semantics apply unless `mode` says otherwise. */
   dialers?: Dialer[];
+  /** 'connect' (stdin EOF says goodbye and exits) or 'listen' (serve until a signal). Default: connect when there are dialers. */
+  mode?: 'connect' | 'listen';
   /** Runs once the listener is up (e.g. to announce it); its result runs at shutdown. */
   onListening?: (addr: net.AddressInfo, ctx: ChatContext) => Promise<(() => Promise<void>) | void>;
 }
@@ -69,21 +97,206 @@ export interface ChatContext {
   readonly identity: Identity;
   readonly room: Room;
   username: string;
-  readonly hub: Hub;
+  readonly mesh: Mesh;
   readonly listenAddr: string | undefined;
+  /** The log file, unless --no-log. */
+  readonly logPath: string | undefined;
   send(text: string): ChatRecord | P2pcatError;
+  /** A direct message to a member (key, key prefix or username). */
+  dm(to: string, text: string): DmRecord | P2pcatError;
+  /** The last n messages of the log, oldest first. */
+  history(n: number): Promise<ChatRecord[] | P2pcatError>;
   quit(): void;
 }
 
-export async function runChat(argv: CommonArgs, plan: ChatPlan): Promise<void> {
+/** Log appends, batched: one append() (one write + fdatasync) per LOG_BATCH_MS, never one per message. */
+class LogSink {
+  #log: ChatLog;
+  #queue: ChatRecord[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #inFlight: Promise<void> = Promise.resolve();
+  #warn: (e: P2pcatError) => void;
+  #failing = false;
+  appended = 0;
+  failed = 0;
+
+  constructor(log: ChatLog, warn: (e: P2pcatError) => void) {
+    this.#log = log;
+    this.#warn = warn;
+  }
+
+  get file(): string {
+    return this.#log.file;
+  }
+
+  get log(): ChatLog {
+    return this.#log;
+  }
+
+  has(id: string): boolean {
+    return this.#log.has(id);
+  }
+
+  add(rec: ChatRecord): void {
+    this.#queue.push(rec);
+    if (!this.#timer) this.#timer = setTimeout(() => void this.flush(), LOG_BATCH_MS);
+  }
+
+  /** Write what is queued; resolves once it is durable (or has failed and been reported). */
+  flush(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const batch = this.#queue.splice(0);
+    if (batch.length === 0) return this.#inFlight;
+    const p = this.#log
+      .append(batch, { checked: true })
+      .then((r) => {
+        this.appended += r.appended;
+        this.#failing = false;
+      })
+      .catch((e: unknown) => {
+        this.failed += batch.length;
+        // A full disk or a lost lock: reported once per failing stretch; the chat goes on.
+        if (!this.#failing) this.#warn(P2pcatError.io(`cannot append to the log ${this.#log.file}: ${(e as Error).message} (messages go on, unlogged)`, e));
+        this.#failing = true;
+      });
+    this.#inFlight = this.#inFlight.then(() => p);
+    return this.#inFlight;
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    await this.#log.close().catch(() => undefined);
+  }
+}
+
+/** The last n records of a log, by (timestamp, msg_id), each msg_id once. */
+export async function readHistory(file: string, seed: Uint8Array, room: string, n: number): Promise<ChatRecord[]> {
+  const [{ readLog }, { IdSet }] = await Promise.all([import('../../store/log.js'), import('../../store/idset.js')]);
+  const cmp = (a: ChatRecord, b: ChatRecord) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : a.msg_id < b.msg_id ? -1 : a.msg_id > b.msg_id ? 1 : 0);
+  let keep: ChatRecord[] = [];
+  const gen = readLog(file, seed, { seen: new IdSet() });
+  for await (const batch of gen) {
+    for (const s of batch) if (s.checked && s.record.room === room) keep.push(s.record);
+    if (keep.length > 4 * n + 1024) keep = keep.sort(cmp).slice(-n);
+  }
+  return keep.sort(cmp).slice(-n);
+}
+
+function seconds(v: number | undefined, dflt: number, what: string): number {
+  if (v === undefined) return dflt;
+  if (!Number.isFinite(v) || v < 0) throw P2pcatError.usage(`${what} must be a number of seconds >= 0`);
+  return v * 1000;
+}
+
+function count(v: number | undefined, dflt: number, what: string, max = 1_000_000): number {
+  if (v === undefined) return dflt;
+  if (!Number.isInteger(v) || v < 0 || v > max) throw P2pcatError.usage(`${what} must be a whole number from 0 to ${max}`);
+  return v;
+}
+
+export async function runChat(argv: CommonArgs & MeshArgs, plan: ChatPlan): Promise<void> {
   const { identity } = loadOrCreateIdentity(identityPath());
   const username = checkUsername(argv.name ?? process.env.P2PCAT_NAME ?? identity.username);
   const roomName = checkRoomName(argv.room ?? process.env.P2PCAT_ROOM ?? DEFAULT_ROOM);
   const room = deriveRoom(roomName, readSecret({ secretFile: argv['secret-file'], secret: argv.secret }));
   const signer = new Signer(identity.seed);
-  const hub = new Hub(room.name);
   const handshakeTimeoutMs = Math.max(0.1, argv['handshake-timeout'] ?? 10) * 1000;
   const interactive = !argv.json && process.stdin.isTTY === true && process.stdout.isTTY === true;
+  const connectMode = (plan.mode ?? (plan.dialers ? 'connect' : 'listen')) === 'connect';
+  const policy = parseDialPolicy(argv['dial-policy']);
+  const allow = argv.allow !== undefined ? loadAllowList(argv.allow) : undefined;
+  const peerTimeoutMs = Math.max(300, seconds(argv['peer-timeout'], PEER_TIMEOUT_MS, '--peer-timeout'));
+  const waitAck = parseWaitAck(argv['wait-ack']);
+  const waitAckTimeoutMs = seconds(argv.timeout, WAIT_ACK_TIMEOUT_MS, '--timeout');
+  if (waitAck !== undefined && !connectMode) throw P2pcatError.usage('--wait-ack is for connect');
+
+  let ui!: Ui;
+  let uiReady = false;
+  const warnLater: P2pcatError[] = [];
+  // The log: opened before anything is said, so what is already in it counts as seen.
+  let sink: LogSink | undefined;
+  if (argv.log !== false) {
+    const { ChatLog, defaultLogPath } = await import('../../store/log.js');
+    if (argv.log === '') throw P2pcatError.usage('--log needs a PATH (or use --no-log)');
+    const file = typeof argv.log === 'string' ? path.resolve(argv.log) : defaultLogPath(room.name);
+    const log = await ChatLog.open(file, identity.seed, { onWarning: (m) => say(m) });
+    sink = new LogSink(log, (e) => (uiReady ? ui.warn(e) : warnLater.push(e)));
+  }
+
+  // Trust on first use (known_peers) and its loud warning.
+  const knownFile = knownPeersPath(configDir());
+  let known: KnownPeers | undefined;
+  try {
+    known = loadKnownPeers(knownFile);
+  } catch (e) {
+    if (!(e instanceof P2pcatError)) throw e;
+    warnLater.push(e);
+  }
+  // Every msg_id shown on stdout, whichever way it came (gossip or sync): each is shown once.
+  const shown = new SeenSet(SEEN_IDS_MAX);
+  // Log sync on every neighbour session (issue 5, docs/sync.md): the side that dialled starts one.
+  // Without a log (--no-log) it only answers, saying it has nothing.
+  let extend: ((s: Session) => MeshExtension | undefined) | undefined;
+  {
+    const [{ attachSync }, { LogStore }] = await Promise.all([import('../../sync/attach.js'), import('../../sync/logstore.js')]);
+    const store = sink ? new LogStore({ file: sink.file, seed: identity.seed, room: room.name, log: sink.log, onWarning: (m) => say(m) }) : undefined;
+    extend = (s) => {
+      const att = attachSync(s, store, {
+        onRecords: (recs) => {
+          // History we missed: shown once, and never again when gossip brings the same messages
+          // (gossip already counts what is in the log as seen; `shown` covers the moments in between).
+          for (const r of recs) {
+            mesh.markSeen(r.msg_id);
+            if (shown.add(r.msg_id)) ui.chat(r, false);
+          }
+        },
+        onWarning: (e) => ui.warn(e),
+      });
+      return {
+        onMessage: (m) => att.onMessage(m),
+        up: () => {
+          if (store && s.direction === 'out') void att.start().catch(() => undefined);
+        },
+        end: () => att.stop(),
+      };
+    };
+  }
+  const reportedChanges = new Set<string>();
+  let knownWriteFailed = false;
+
+  const mesh = new Mesh({
+    room,
+    signer,
+    seed: identity.seed,
+    username: () => ctx.username,
+    handshakeTimeoutMs,
+    peerTimeoutMs,
+    neighbours: count(argv.neighbours, MESH_NEIGHBOURS_DEFAULT, '--neighbours', 64),
+    pushDegree: count(argv['push-degree'], GOSSIP_PUSH_DEGREE, '--push-degree', 64),
+    peerRate: count(argv['peer-rate'], PEER_MSGS_PER_S, '--peer-rate'),
+    policy,
+    allow,
+    isLogged: sink ? (id) => sink!.has(id) : undefined,
+    known: known
+      ? (kind, id, key) => {
+          const v = known!.check(kind, id, key);
+          if (v.kind === 'new') {
+            try {
+              appendKnownPeer(knownFile, kind, id, key);
+            } catch (e) {
+              if (!knownWriteFailed) ui.warn(P2pcatError.io(`cannot write ${knownFile}: ${(e as Error).message}`, e));
+              knownWriteFailed = true;
+            }
+          } else if (v.kind === 'changed' && !reportedChanges.has(`${kind} ${id} ${key}`)) {
+            reportedChanges.add(`${kind} ${id} ${key}`);
+            ui.keyChanged({ kind, id, key, was: v.was, file: knownFile });
+          }
+        }
+      : undefined,
+    extend,
+    tcpDialer: (host, port) => tcpDialer({ host, port, text: host.includes(':') ? `[${host}]:${port}` : `${host}:${port}` }),
+  });
 
   let finished = false;
   let resolveDone!: (code: number) => void;
@@ -99,54 +312,116 @@ export async function runChat(argv: CommonArgs, plan: ChatPlan): Promise<void> {
     identity,
     room,
     username,
-    hub,
+    mesh,
     listenAddr: undefined,
+    logPath: sink?.file,
     send(text: string) {
       const req = parseRequest(text, { strict: false, room: room.name });
       if (req.kind === 'error') return req.error;
       if (req.kind !== 'chat') return P2pcatError.badInput('nothing to send');
-      const rec = createChat(signer, { room: room.name, username: this.username, message: req.message, now: new Date() });
-      hub.publish(rec);
+      return sendChat(req.message, this.username);
+    },
+    dm(to: string, text: string) {
+      const rec = mesh.sendDm(to, text, this.username);
+      if (!(rec instanceof P2pcatError)) expectAcks(rec.msg_id, true);
       return rec;
+    },
+    async history(n: number) {
+      if (!sink) return P2pcatError.usage('there is no log (--no-log)');
+      await sink.flush();
+      try {
+        return await readHistory(sink.file, identity.seed, room.name, Math.max(1, Math.min(HISTORY_MAX, n)));
+      } catch (e) {
+        if (e instanceof P2pcatError) return e;
+        throw e;
+      }
     },
     quit: () => shutdown(EXIT.OK),
   };
 
-  let ui: Ui;
+  function sendChat(message: string, name: string): ChatRecord {
+    const rec = createChat(signer, { room: room.name, username: name, message, now: new Date() });
+    mesh.publish(rec);
+    sink?.add(rec);
+    expectAcks(rec.msg_id);
+    return rec;
+  }
+
+  // --wait-ack: every message we send needs N confirmations (default: every member present when it was sent).
+  const awaiting = new Map<string, { need: number; by: Set<string> }>();
+  function expectAcks(msgId: string, dm = false): void {
+    if (waitAck === undefined) return;
+    // A direct message has one reader to confirm it.
+    const need = dm ? 1 : waitAck === 'all' ? mesh.members().length : waitAck;
+    awaiting.set(msgId, { need, by: new Set() });
+  }
+  const unconfirmed = () => [...awaiting.values()].filter((a) => a.by.size < a.need).length;
+  let onConfirmed: (() => void) | undefined;
+
   if (interactive) {
     const { ChatView } = await import('../chatview.js');
     ui = new ChatView(ctx);
   } else {
     ui = new NdjsonUi();
   }
+  uiReady = true;
+  for (const e of warnLater.splice(0)) ui.warn(e);
 
   // Records out, with backpressure: a slow stdout pauses reading from peers.
-  ui.onDrain(() => hub.setPaused(false));
-  hub.on('chat', (rec) => {
+  ui.onDrain(() => mesh.setPaused(false));
+  const blockedCheck = () => {
+    if (ui.blocked) mesh.setPaused(true);
+  };
+  mesh.on('chat', (rec) => {
+    sink?.add(rec);
+    if (!shown.add(rec.msg_id)) return;
     ui.chat(rec, false);
-    if (ui.blocked) hub.setPaused(true);
+    blockedCheck();
   });
-  hub.on('peer-up', (peer) => ui.peerUp(peer));
-  hub.on('rejected', (err, peer) => ui.warn(err, { peer: peer.key, addr: peer.addr }));
-  hub.on('peer-down', (peer, end) => {
+  mesh.on('dm', (rec) => {
+    ui.dm(rec, false);
+    blockedCheck();
+  });
+  mesh.on('ack', (a: AckEvent) => {
+    ui.ack(a);
+    const w = awaiting.get(a.msg_id);
+    if (w) {
+      w.by.add(a.by);
+      if (onConfirmed && unconfirmed() === 0) onConfirmed();
+    }
+  });
+  mesh.on('peer-up', (peer) => ui.peerUp(peer));
+  mesh.on('member-up', (m) => ui.memberUp(m));
+  mesh.on('member-down', (m) => ui.memberDown(m));
+  mesh.on('rejected', (err, peer) => ui.warn(err, peer ? { peer: peer.key, addr: peer.addr } : {}));
+  mesh.on('warn', (err, extra) => ui.warn(err, extra));
+  let lastEnd: SessionEnd | undefined;
+  const checkAlone = () => {
+    // connect: the last neighbour went away and nothing is being dialled.
+    if (!connectMode || !dialsSettled || shuttingDown || (stdinEnded && !waitingAcks)) return;
+    if (mesh.sessions.size > 0 || mesh.dialsInFlight > 0) return;
+    const end = lastEnd;
+    if (!end) return;
+    if (waitAck !== undefined && unconfirmed() > 0) {
+      shutdown(EXIT.UNAVAILABLE, P2pcatError.unavailable(`every peer left before confirming: ${unconfirmed()} of ${awaiting.size} messages unconfirmed`));
+      return;
+    }
+    shutdown(end.clean ? EXIT.OK : (end.error?.exitCode ?? EXIT.UNAVAILABLE), end.clean ? undefined : end.error);
+  };
+  let refusal: P2pcatError | undefined;
+  mesh.on('peer-down', (peer, end) => {
+    // connect: a peer that refused us (not allowed, wrong key) makes the exit status non-zero, even at stdin EOF.
+    if (end.refused && end.error && connectMode && !refusal) refusal = end.error;
     if (peer) ui.peerDown(peer, end);
     else if (end.error) ui.warn(end.error);
     else ui.warn(P2pcatError.protocol('a connection closed during the handshake'));
-    if (plan.dialers && !stdinEnded && hub.sessions.size === 0 && dialsSettled) {
-      // connect: the last peer went away.
-      lastEnd = end;
-      shutdown(end.clean ? EXIT.OK : (end.error?.exitCode ?? EXIT.UNAVAILABLE), end.clean ? undefined : end.error);
-    }
+    lastEnd = end;
+    checkAlone();
   });
+  mesh.on('dial-settled', () => checkAlone());
 
-  const addSession = (stream: SessionStream, direction: 'in' | 'out', addr?: string): Session => {
-    const s = new Session(stream, { initiator: direction === 'out', room, signer, username: ctx.username, handshakeTimeoutMs, direction, ...(addr ? { addr } : {}) });
-    hub.add(s);
-    return s;
-  };
-
-  let lastEnd: SessionEnd | undefined;
   let stdinEnded = false;
+  let waitingAcks = false;
   let dialsSettled = false;
   let shuttingDown = false;
 
@@ -163,17 +438,33 @@ export async function runChat(argv: CommonArgs, plan: ChatPlan): Promise<void> {
       hooksDone = true;
       check();
     });
-    hub.closeAll('bye');
-    const t = setTimeout(() => finish(code), CLOSE_TIMEOUT_MS + 500);
-    t.unref();
+    mesh.close('bye');
+    // A goodbye that a peer did not confirm is not a clean exit: what we sent may be lost.
+    const t = setTimeout(() => {
+      if (code === EXIT.OK && mesh.sessions.size > 0) {
+        process.stderr.write(P2pcatError.timeout(`${mesh.sessions.size} peer(s) did not confirm the goodbye; what was sent may not have arrived`).toLine() + '\n');
+        code = EXIT.TEMPFAIL;
+      }
+      finish(code);
+    }, CLOSE_TIMEOUT_MS + 2000);
+    void done.then(() => clearTimeout(t));
     function check() {
-      if (hub.sessions.size === 0 && hooksDone) finish(code);
+      if (mesh.sessions.size === 0 && hooksDone) finish(code);
     }
     check();
-    hub.on('peer-down', check);
+    mesh.on('peer-down', (_peer: unknown, end: SessionEnd) => {
+      if (code === EXIT.OK && !end.clean && end.error) {
+        process.stderr.write(end.error.toLine() + '\n');
+        code = end.error.exitCode;
+      }
+      check();
+    });
   }
+  if (sink) atShutdown.push(() => sink!.close());
 
   process.once('SIGINT', () => shutdown(130));
+  // A file size limit (ulimit -f) makes a log write fail with EFBIG, reported like a full disk, instead of killing us.
+  process.on('SIGXFSZ', () => undefined);
   process.once('SIGTERM', () => shutdown(EXIT.OK));
 
   // Listening side.
@@ -181,14 +472,17 @@ export async function runChat(argv: CommonArgs, plan: ChatPlan): Promise<void> {
     server = net.createServer({ allowHalfOpen: true });
     server.maxConnections = MAX_CONNECTIONS;
     server.on('connection', (socket) => {
-      let pending = 0;
-      for (const s of hub.sessions) if (!s.peer) pending++;
+      const pending = mesh.handshaking;
       if (pending >= MAX_PENDING_HANDSHAKES) {
         ui.warn(P2pcatError.limit(`${pending} handshakes already in progress; refused a connection from ${socket.remoteAddress}`));
         socket.destroy();
         return;
       }
-      addSession(socket, 'in');
+      if (shuttingDown) {
+        socket.destroy();
+        return;
+      }
+      mesh.addStream(socket, 'in');
     });
     await new Promise<void>((resolve, reject) => {
       server!.once('error', (e: NodeJS.ErrnoException) =>
@@ -198,6 +492,7 @@ export async function runChat(argv: CommonArgs, plan: ChatPlan): Promise<void> {
     });
     server.on('error', (e) => ui.warn(P2pcatError.io(`listener: ${e.message}`, e)));
     const a = server.address() as net.AddressInfo;
+    mesh.setListenPort(a.port);
     (ctx as { listenAddr: string | undefined }).listenAddr = a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
     say(`listening on ${ctx.listenAddr} (room "${room.name}"${room.private ? ', private' : ''})`);
     if (plan.onListening) {
@@ -205,58 +500,77 @@ export async function runChat(argv: CommonArgs, plan: ChatPlan): Promise<void> {
       if (undo) atShutdown.push(undo);
     }
   }
+  mesh.start();
 
-  // Dialling side: every target in parallel; carry on with those that answer.
-  if (plan.dialers) {
-    const results = await Promise.all(plan.dialers.map((d) => dial(d, addSession)));
+  // Dialling side: every target in parallel; connect carries on with those that answer.
+  if (plan.dialers && plan.dialers.length > 0) {
+    const results = await Promise.all(plan.dialers.map((d) => mesh.dialTarget(d, { expectedKey: d.key, redial: true })));
     dialsSettled = true;
     const up = results.filter((r): r is Session => r instanceof Session);
     const failures = results.filter((r): r is P2pcatError => r instanceof P2pcatError);
-    if (up.length === 0) {
+    if (connectMode && up.length === 0 && mesh.peers.length === 0 && mesh.dialsInFlight === 0) {
       for (const f of failures.slice(0, -1)) ui.warn(f);
+      mesh.close('bye');
+      await sink?.close();
       await ui.close();
       throw failures[failures.length - 1] ?? P2pcatError.unavailable('no peer reached');
     }
     for (const f of failures) ui.warn(f);
-    if (hub.sessions.size === 0) {
+    // --wait-ack counts the members present; learn them from the first PEERS of each neighbour.
+    if (waitAck === 'all') await mesh.whenInformed(2000);
+    if (connectMode && mesh.sessions.size === 0 && mesh.dialsInFlight === 0) {
       // Every session that came up has already ended again.
       shutdown(lastEnd?.clean === false ? (lastEnd.error?.exitCode ?? EXIT.UNAVAILABLE) : EXIT.OK);
     }
   }
+  dialsSettled = true;
 
   // Requests in.
-  if (!interactive) readStdin(argv, ctx, ui, signer, hub, () => {
-    stdinEnded = true;
-    if (plan.dialers) shutdown(EXIT.OK);
-  });
+  if (!interactive) {
+    readStdin(argv, ctx, ui, mesh, sink, sendChat, () => {
+      stdinEnded = true;
+      if (!connectMode) return;
+      if (waitAck === undefined || unconfirmed() === 0) return shutdown(EXIT.OK);
+      // --wait-ack: stay until every message is confirmed, or the timeout.
+      const timer = setTimeout(() => {
+        const n = unconfirmed();
+        shutdown(EXIT.TEMPFAIL, P2pcatError.timeout(`${n} of ${awaiting.size} messages not confirmed by ${waitAck === 'all' ? 'every member present' : `${waitAck} peers`} within ${waitAckTimeoutMs / 1000} s`));
+      }, waitAckTimeoutMs);
+      timer.unref();
+      onConfirmed = () => {
+        clearTimeout(timer);
+        shutdown(EXIT.OK);
+      };
+      waitingAcks = true;
+      checkAlone(); // the last peer may already be gone
+    });
+  }
 
-  const code = await done;
+  let code = await done;
+  if (refusal && code === EXIT.OK) {
+    process.stderr.write(refusal.toLine() + '\n');
+    code = refusal.exitCode;
+  }
+  if (argv.stats) process.stderr.write(JSON.stringify({ type: 'STATS', ...statsRecord(mesh.stats(), sink) }) + '\n');
   await ui.close();
   process.exitCode = code;
   // Timers (keep-alive, close timeouts) must not hold the process.
   setTimeout(() => process.exit(code), 50).unref();
 }
 
-async function dial(d: Dialer, addSession: (s: SessionStream, dir: 'out', addr?: string) => Session): Promise<Session | P2pcatError> {
-  let conn: { stream: SessionStream; addr?: string };
-  try {
-    conn = await d.dial();
-  } catch (e) {
-    if (e instanceof P2pcatError) return e;
-    throw e;
-  }
-  const s = addSession(conn.stream, 'out', conn.addr);
-  return new Promise((resolve) => {
-    const onEnd = (end: SessionEnd) => resolve(end.error ?? P2pcatError.protocol(`${d.text} closed during the handshake`));
-    s.once('end', onEnd);
-    s.once('up', () => {
-      s.off('end', onEnd);
-      resolve(s);
-    });
-  });
+function statsRecord(s: MeshStats, sink: LogSink | undefined): Record<string, unknown> {
+  return { ...s, log: sink ? { appended: sink.appended, failed: sink.failed } : null };
 }
 
-function readStdin(argv: CommonArgs, ctx: ChatContext, ui: Ui, signer: Signer, hub: Hub, onEnd: () => void): void {
+/** --wait-ack (no value: every member present), --wait-ack=N. */
+export function parseWaitAck(v: string | undefined): number | 'all' | undefined {
+  if (v === undefined) return undefined;
+  if (v === '' || v === 'all') return 'all';
+  if (!/^\d{1,6}$/.test(v) || Number(v) < 1) throw P2pcatError.usage(`--wait-ack=${JSON.stringify(v)}: give a number of peers from 1, or nothing for every member present`);
+  return Number(v);
+}
+
+function readStdin(argv: CommonArgs, ctx: ChatContext, ui: Ui, mesh: Mesh, sink: LogSink | undefined, sendChat: (m: string, name: string) => ChatRecord, onEnd: () => void): void {
   const splitter = new LineSplitter(STDIN_MAX_LINE_BYTES);
   const strict = argv.strict === true;
   const stdin = process.stdin;
@@ -277,16 +591,22 @@ function readStdin(argv: CommonArgs, ctx: ChatContext, ui: Ui, signer: Signer, h
         continue;
       }
       if (req.kind === 'relay') {
-        if (hub.seen.has(req.record.msg_id)) continue;
-        hub.publish(req.record);
+        if (mesh.seen(req.record.msg_id)) continue;
+        mesh.relay(req.record);
+        sink?.add(req.record);
         continue;
       }
-      hub.publish(createChat(signer, { room: ctx.room.name, username: req.username ?? ctx.username, message: req.message, now: new Date() }));
+      if (req.kind === 'dm') {
+        const r = ctx.dm(req.to, req.message);
+        if (r instanceof P2pcatError) ui.warn(r, { line: item.number });
+        continue;
+      }
+      sendChat(req.message, req.username ?? ctx.username);
     }
     // Backpressure: stop reading stdin while a peer's socket is backed up.
-    if (hub.maxWritableLength() > STDIN_PAUSE_BYTES) {
+    if (mesh.maxWritableLength() > STDIN_PAUSE_BYTES) {
       stdin.pause();
-      const slow = [...hub.sessions].find((s) => s.writableLength > STDIN_PAUSE_BYTES);
+      const slow = [...mesh.sessions].find((s) => s.writableLength > STDIN_PAUSE_BYTES);
       if (slow) slow.onceDrain(() => stdin.resume());
       else stdin.resume();
     }
@@ -311,6 +631,7 @@ export function describeSelf(ctx: ChatContext): Record<string, unknown> {
     room: ctx.room.name,
     private: ctx.room.private,
     listen: ctx.listenAddr ?? null,
+    log: ctx.logPath ?? null,
   };
 }
 
