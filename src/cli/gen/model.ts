@@ -27,6 +27,8 @@ export interface OptionModel {
   describe: string;
   /** Options it may not be used with (both directions of every yargs `conflicts`). */
   conflicts: string[];
+  /** Options it needs (yargs `implies`; one direction). */
+  implies: string[];
   choices: string[];
   default?: unknown;
   /** True for --help/--version, which every command accepts. */
@@ -90,7 +92,10 @@ interface Introspectable {
   getInternalMethods(): {
     getCommandInstance(): { getCommandHandlers(): Record<string, CommandHandler>; aliasMap?: Record<string, string> };
     getUsageInstance(): { getDescriptions(): Record<string, string | undefined> };
-    getValidationInstance(): { getConflicting(): Record<string, (string | undefined)[]> };
+    getValidationInstance(): {
+      getConflicting(): Record<string, (string | undefined)[]>;
+      getImplied(): Record<string, (string | number | undefined)[]>;
+    };
   };
 }
 
@@ -107,6 +112,7 @@ function optionsOf(y: Introspectable, skip: Set<string>, globals: Set<string>): 
   const im = y.getInternalMethods();
   const descs = im.getUsageInstance().getDescriptions();
   const conflicting = im.getValidationInstance().getConflicting();
+  const implied = im.getValidationInstance().getImplied();
   const hidden = new Set(o.hiddenOptions ?? []);
   // Alias groups (yargs keeps `.alias('h', 'help')` under either name): the
   // canonical name is the first long name yargs lists as a key.
@@ -153,6 +159,7 @@ function optionsOf(y: Introspectable, skip: Set<string>, globals: Set<string>): 
         array: has(o.array, name),
         describe: describeOf(descs[name] ?? [...(group.get(name) ?? [])].map((n) => descs[n]).find(Boolean)),
         conflicts: [...(conflicts.get(name) ?? [])].sort(),
+        implies: [...new Set([...(group.get(name) ?? [name])].flatMap((n) => implied[n] ?? []).filter((v): v is string => typeof v === 'string').map(canonical))].sort(),
         choices: (o.choices?.[name] ?? []).map(String),
         global: globals.has(name),
       };
