@@ -34,6 +34,7 @@ export const ERROR_CODES = {
   P2PCAT_ERR_KEY_PERMS: { exit: EXIT.NOPERM, what: 'the identity key file is readable by group or others (chmod 600 it)' },
   P2PCAT_ERR_IDENTITY: { exit: EXIT.CONFIG, what: 'the identity file is missing, unreadable or malformed' },
   P2PCAT_ERR_SECRET: { exit: EXIT.USAGE, what: 'the room secret could not be read (file missing, empty)' },
+  P2PCAT_ERR_CONFIG: { exit: EXIT.CONFIG, what: 'the configuration file could not be read or has a bad line (unknown key, bad value)' },
   P2PCAT_ERR_LIMIT: { exit: EXIT.TEMPFAIL, what: 'a resource limit was reached (connections, pending handshakes, queue)' },
   P2PCAT_ERR_IO: { exit: EXIT.IOERR, what: 'reading or writing a local file or stream failed' },
   P2PCAT_ERR_LOG_KEY: { exit: EXIT.NOPERM, what: 'the log cannot be opened with this identity (wrong key or another user\'s log)' },
@@ -41,6 +42,8 @@ export const ERROR_CODES = {
   P2PCAT_ERR_LOG_CORRUPT: { exit: EXIT.DATAERR, what: 'a log record failed its check (tag, signature or msg_id)' },
   P2PCAT_ERR_PASSPHRASE: { exit: EXIT.NOPERM, what: 'the passphrase is missing or wrong' },
   P2PCAT_ERR_INTERNAL: { exit: EXIT.SOFTWARE, what: 'a bug in p2pcat; please report it' },
+  P2PCAT_ERR_PUNCH_FAILED: { exit: EXIT.UNAVAILABLE, what: 'hole punching found no path to the peer and no relay was offered (the message names both NAT types)' },
+  P2PCAT_ERR_DISCOVERY_PACKET: { exit: EXIT.DATAERR, what: 'a discovery packet (mDNS record, LAN beacon, DHT message) was malformed, oversize, stale or forged, and was ignored' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -77,12 +80,15 @@ export class P2pcatError extends Error {
   static keyPerms(msg: string) { return new P2pcatError('P2PCAT_ERR_KEY_PERMS', msg); }
   static identity(msg: string, cause?: unknown) { return new P2pcatError('P2PCAT_ERR_IDENTITY', msg, { cause }); }
   static secret(msg: string, cause?: unknown) { return new P2pcatError('P2PCAT_ERR_SECRET', msg, { cause }); }
+  static config(msg: string, cause?: unknown) { return new P2pcatError('P2PCAT_ERR_CONFIG', msg, { cause }); }
   static limit(msg: string) { return new P2pcatError('P2PCAT_ERR_LIMIT', msg); }
   static io(msg: string, cause?: unknown) { return new P2pcatError('P2PCAT_ERR_IO', msg, { cause }); }
   static logKey(msg: string) { return new P2pcatError('P2PCAT_ERR_LOG_KEY', msg); }
   static logFormat(msg: string) { return new P2pcatError('P2PCAT_ERR_LOG_FORMAT', msg); }
   static logCorrupt(msg: string) { return new P2pcatError('P2PCAT_ERR_LOG_CORRUPT', msg); }
   static passphrase(msg: string) { return new P2pcatError('P2PCAT_ERR_PASSPHRASE', msg); }
+  static punchFailed(msg: string) { return new P2pcatError('P2PCAT_ERR_PUNCH_FAILED', msg); }
+  static discoveryPacket(msg: string) { return new P2pcatError('P2PCAT_ERR_DISCOVERY_PACKET', msg); }
 }
 
 export function isP2pcatError(e: unknown): e is P2pcatError {

@@ -1,12 +1,14 @@
 // The p2pcat command line: one yargs module per command (src/cli/commands/),
 // each loading its implementation only when it runs, so `--help` stays fast.
+import { createRequire } from 'node:module';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { P2pcatError, isP2pcatError, EXIT } from '../errors.js';
 import { installStdoutGuards } from './io.js';
 import { commands } from './commands/index.js';
+import { applyFileLayer } from '../config/config.js';
 
-export const VERSION = '0.1.0';
+export const VERSION: string = createRequire(import.meta.url)('../../../package.json').version;
 
 export function buildCli(args: string[]) {
   let y = yargs(args)
@@ -21,6 +23,7 @@ export function buildCli(args: string[]) {
     .epilogue('Records on stdout are NDJSON; diagnostics go to stderr. See man p2pcat.')
     .wrap(Math.min(100, process.stdout.columns || 100))
     .exitProcess(false)
+    .middleware(((argv: Record<string, unknown>, y: unknown) => applyFileLayer(argv, y)) as never, true)
     .fail((msg, err) => {
       if (err) throw err;
       throw P2pcatError.usage(msg);

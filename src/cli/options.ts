@@ -39,3 +39,42 @@ export const rawOptions = {
   'idle-timeout': { type: 'number', describe: 'with --raw: give up (exit 75) after SECONDS with no bytes in either direction', implies: 'raw', requiresArg: true },
   verbose: { alias: 'v', type: 'boolean', describe: 'say on stderr who connected (raw mode)' },
 } satisfies Record<string, Options>;
+
+/** The encrypted log (issue 3), for listen and connect. */
+export const logOptions = {
+  log: { type: 'string', describe: 'append every message sent and received to the log at PATH instead of the room\'s default; --no-log: keep no log', requiresArg: false },
+} satisfies Record<string, Options>;
+
+/** The mesh (docs/mesh.md), for listen and connect. */
+export const meshOptions = {
+  allow: { type: 'string', describe: 'admit only the public keys listed in FILE (one hex key per line, # comments); everyone else is refused right after HELLO', requiresArg: true },
+  'dial-policy': {
+    type: 'string',
+    describe: 'which addresses learned from peers may be dialled: same-scope (default: the family and scope of the peer that told us), any, none, or CIDR,CIDR...',
+    requiresArg: true,
+  },
+  neighbours: { type: 'number', describe: 'outgoing neighbours to keep by dialling members learned from peers (default 4; 0: dial only the targets given)', requiresArg: true },
+  'push-degree': { type: 'number', describe: 'neighbours each new message is pushed to in full; the rest get its id lazily (default 5; 0: flood to every neighbour)', requiresArg: true },
+  'peer-timeout': { type: 'number', describe: 'seconds a neighbour may stay silent before it is dropped (keep-alives every third of it, at most 5 s; default 20)', requiresArg: true },
+  'peer-rate': { type: 'number', describe: 'messages per second one neighbour may send before it is read more slowly (default 1000; 0: no limit)', requiresArg: true },
+  stats: { type: 'boolean', describe: 'at exit, print one STATS record (messages and bytes sent, duplicates, drops by reason) on stderr' },
+} satisfies Record<string, Options>;
+
+export interface MeshArgs {
+  log?: string | false | undefined;
+  allow?: string | undefined;
+  'dial-policy'?: string | undefined;
+  neighbours?: number | undefined;
+  'push-degree'?: number | undefined;
+  'peer-timeout'?: number | undefined;
+  'peer-rate'?: number | undefined;
+  stats?: boolean | undefined;
+  /** listen --peer HOST:PORT (repeatable). */
+  peer?: string | string[] | undefined;
+  /** connect --listen [PORT]. */
+  listen?: string | undefined;
+  bind?: string | undefined;
+  /** connect --wait-ack[=N]. */
+  'wait-ack'?: string | undefined;
+  timeout?: number | undefined;
+}

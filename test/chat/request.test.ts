@@ -11,10 +11,11 @@ t.test('plain text, JSON requests, empty lines', async (t) => {
   t.same(parseRequest('{"type":"CHAT","message":"hi","username":"bob"}', o), { kind: 'chat', message: 'hi', username: 'bob' });
   t.same(parseRequest('   ', o), { kind: 'skip' });
   t.same(parseRequest('42', o), { kind: 'chat', message: '42' }, 'JSON that is not an object is text');
+  t.same(parseRequest('{"message":"psst","to":"bob"}', o), { kind: 'dm', message: 'psst', to: 'bob' }, 'a direct message');
 });
 
 t.test('bad requests are coded errors', async (t) => {
-  for (const line of ['{"message":', '{"message":5}', '{"msg":"x"}', '{"type":"FILE","path":"x"}', '{"message":"x","room":"other"}', '{"message":"x","to":"bob"}', '{"message":""}']) {
+  for (const line of ['{"message":', '{"message":5}', '{"msg":"x"}', '{"type":"FILE","path":"x"}', '{"message":"x","room":"other"}', '{"message":"x","to":""}', '{"message":"x","to":5}', '{"message":""}']) {
     const r = parseRequest(line, o);
     t.equal(r.kind, 'error', line);
     if (r.kind === 'error') t.equal(r.error.code, 'P2PCAT_ERR_BAD_INPUT', line);
