@@ -190,7 +190,7 @@ export const GOSSIP_PUSH_DEGREE_HIGH = 8;
 /** Lazy repair: every neighbour outside the eager set gets the new ids in one IHAVE this often (ms). */
 export const GOSSIP_IHAVE_INTERVAL_MS = 200;
 /** Times a message id is advertised to each neighbour that may lack it. */
-export const GOSSIP_IHAVE_ROUNDS = 1;
+export const GOSSIP_IHAVE_ROUNDS = 3;
 /** Hops a new message may travel (the ttl it starts with). */
 export const GOSSIP_TTL_DEFAULT = 16;
 /** A larger ttl from a peer is lowered to this. */
