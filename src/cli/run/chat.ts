@@ -28,11 +28,9 @@ import {
   WAIT_ACK_TIMEOUT_MS,
   SEEN_IDS_MAX,
 } from '../../limits.js';
-import { configDir, identityPath } from '../../config/paths.js';
-import { loadOrCreateIdentity, checkUsername, fingerprint, uuidFromPublicKey, type Identity } from '../../crypto/identity.js';
-import { deriveRoom, readSecret, checkRoomName, type Room } from '../../crypto/room.js';
-import { DEFAULT_ROOM } from '../../crypto/labels.js';
-import { Signer } from '../../crypto/ed25519.js';
+import { configDir } from '../../config/paths.js';
+import { fingerprint, uuidFromPublicKey, type Identity } from '../../crypto/identity.js';
+import type { Room } from '../../crypto/room.js';
 import { createChat, type ChatRecord } from '../../chat/record.js';
 import { parseRequest } from '../../chat/request.js';
 import { LineSplitter } from '../../wire/lines.js';
@@ -48,6 +46,7 @@ import { NdjsonUi } from '../ndjson-ui.js';
 import type { Ui } from '../ui.js';
 import type { CommonArgs, MeshArgs } from '../options.js';
 import { say } from '../io.js';
+import { setupPeer } from './setup.js';
 
 /** One way to reach a peer: TCP to host:port, or (later) a punched UDP path. */
 export interface Dialer {
@@ -196,12 +195,7 @@ function count(v: number | undefined, dflt: number, what: string, max = 1_000_00
 }
 
 export async function runChat(argv: CommonArgs & MeshArgs, plan: ChatPlan): Promise<void> {
-  const { identity } = loadOrCreateIdentity(identityPath());
-  const username = checkUsername(argv.name ?? process.env.P2PCAT_NAME ?? identity.username);
-  const roomName = checkRoomName(argv.room ?? process.env.P2PCAT_ROOM ?? DEFAULT_ROOM);
-  const room = deriveRoom(roomName, readSecret({ secretFile: argv['secret-file'], secret: argv.secret }));
-  const signer = new Signer(identity.seed);
-  const handshakeTimeoutMs = Math.max(0.1, argv['handshake-timeout'] ?? 10) * 1000;
+  const { identity, username, room, signer, handshakeTimeoutMs } = setupPeer(argv);
   const interactive = !argv.json && process.stdin.isTTY === true && process.stdout.isTTY === true;
   const connectMode = (plan.mode ?? (plan.dialers ? 'connect' : 'listen')) === 'connect';
   const policy = parseDialPolicy(argv['dial-policy']);
