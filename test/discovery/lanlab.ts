@@ -9,13 +9,13 @@
 //
 // Also: nsRun() (like helpers/proc.ts run(), inside a namespace) and an
 // avahi-daemon with its own D-Bus for outside-truth mDNS.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BIN } from '../helpers/paths.js';
-import { tmpHome } from '../helpers/proc.js';
+import { procOf, tmpHome, type Proc } from '../helpers/proc.js';
 
 export const SUBNET = '10.231.0';
 
@@ -112,108 +112,8 @@ export function makeLan(n: number): Lab {
   return lab;
 }
 
-/** A child process as the discovery tests see it (the shape of helpers/proc.ts's Proc). */
-export interface Proc {
-  child: ChildProcess;
-  stdout: string[];
-  stderr: string[];
-  /** Parsed stdout records (lines that are not JSON are kept as {raw}). */
-  records: Record<string, any>[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  exitInfo?: { code: number | null; signal: NodeJS.Signals | null };
-  waitFor<T>(pred: () => T | undefined | false, what: string, timeoutMs?: number): Promise<T>;
-  waitRecord(pred: (r: Record<string, any>) => boolean, what: string, timeoutMs?: number): Promise<Record<string, any>>;
-  write(s: string): void;
-  end(s?: string): void;
-  kill(sig?: NodeJS.Signals): void;
-}
-
-/** Wait for a process to exit, killing it if it takes longer than timeoutMs. */
-export async function exitOf(p: Pick<Proc, 'child' | 'exited'>, timeoutMs = 15_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  const t = setTimeout(() => p.child.kill('SIGKILL'), timeoutMs);
-  const r = await p.exited;
-  clearTimeout(t);
-  return r;
-}
-
-/** Kill every process a test started, at teardown. */
-export function reap(procs: Pick<Proc, 'child' | 'exitInfo'>[]): void {
-  for (const p of procs) if (p.exitInfo === undefined) p.child.kill('SIGKILL');
-}
-
-/** Wrap a spawned child: lines of stdout (parsed as records) and stderr, bounded waits. */
-export function procOf(child: ChildProcess): Proc {
-  const p: Proc = {
-    child,
-    stdout: [],
-    stderr: [],
-    records: [],
-    exited: undefined as never,
-    waitFor(pred, what, timeoutMs = 15_000) {
-      return new Promise((resolve, reject) => {
-        const started = Date.now();
-        const tick = () => {
-          let v: any;
-          try {
-            v = pred();
-          } catch (e) {
-            return reject(e);
-          }
-          if (v) return resolve(v);
-          if (Date.now() - started > timeoutMs) {
-            return reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}\nstdout:\n${p.stdout.join('\n')}\nstderr:\n${p.stderr.join('\n')}`));
-          }
-          setTimeout(tick, 20);
-        };
-        tick();
-      });
-    },
-    waitRecord(pred, what, timeoutMs) {
-      return p.waitFor(() => p.records.find(pred), what, timeoutMs);
-    },
-    write(s) {
-      child.stdin!.write(s);
-    },
-    end(s) {
-      child.stdin!.end(s);
-    },
-    kill(sig = 'SIGTERM') {
-      if (p.exitInfo === undefined) child.kill(sig);
-    },
-  };
-  const lines = (stream: NodeJS.ReadableStream | null, into: string[], parse: boolean) => {
-    let buf = '';
-    stream?.setEncoding('utf8');
-    stream?.on('data', (d: string) => {
-      buf += d;
-      let i;
-      while ((i = buf.indexOf('\n')) !== -1) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        into.push(line);
-        if (parse) {
-          try {
-            p.records.push(JSON.parse(line));
-          } catch {
-            p.records.push({ raw: line });
-          }
-        }
-      }
-    });
-    stream?.on('end', () => {
-      if (buf) into.push(buf);
-    });
-  };
-  lines(child.stdout, p.stdout, true);
-  lines(child.stderr, p.stderr, false);
-  p.exited = new Promise((resolve) => {
-    child.on('close', (code, signal) => {
-      p.exitInfo = { code, signal };
-      resolve(p.exitInfo);
-    });
-  });
-  return p;
-}
+// The discovery tests use the shared child-process wrapper and waits.
+export { procOf, exitOf, reap, type Proc } from '../helpers/proc.js';
 
 function envFor(home?: string, extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = { ...(process.env as Record<string, string>), P2PCAT_HOME: home ?? tmpHome(), ...extra };

@@ -20,7 +20,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import { BIN } from './paths.js';
-import { tmpHome, type Proc } from './proc.js';
+import { procOf, tmpHome, type Proc } from './proc.js';
 
 export type Role = 'net' | 'rv' | 'pub' | 'ra' | 'a1' | 'a2' | 'rb' | 'b1';
 export type NatMode = 'eim' | 'random';
@@ -253,86 +253,7 @@ export function netemAvailable(): boolean {
 function spawnProc(cmd: string, args: string[], extraEnv: Record<string, string>): Proc {
   const env: Record<string, string> = { ...(process.env as Record<string, string>), ...extraEnv };
   if (!extraEnv.P2PCAT_SECRET) delete env.P2PCAT_SECRET;
-  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
-  const p: Proc = {
-    child,
-    stdout: [],
-    stderr: [],
-    records: [],
-    bytes: () => Buffer.concat(outChunks),
-    exited: undefined as never,
-    waitFor(pred, what, timeoutMs = 15_000) {
-      return new Promise((resolve, reject) => {
-        const started = Date.now();
-        const tick = () => {
-          let v: any;
-          try {
-            v = pred();
-          } catch (e) {
-            return reject(e);
-          }
-          if (v) return resolve(v);
-          if (Date.now() - started > timeoutMs) {
-            return reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}\nstdout:\n${p.stdout.join('\n')}\nstderr:\n${p.stderr.join('\n')}`));
-          }
-          setTimeout(tick, 20);
-        };
-        tick();
-      });
-    },
-    waitRecord(pred, what, timeoutMs) {
-      return p.waitFor(() => p.records.find(pred), what, timeoutMs);
-    },
-    write(s) {
-      child.stdin!.write(s);
-    },
-    end(s) {
-      child.stdin!.end(s);
-    },
-    kill(sig = 'SIGTERM') {
-      if (p.exitInfo === undefined) child.kill(sig);
-    },
-  };
-  child.stdin!.on('error', () => {
-    /* the child may exit before reading everything */
-  });
-  let outBuf = '';
-  const outChunks: Buffer[] = [];
-  child.stdout!.on('data', (b: Buffer) => {
-    outChunks.push(b);
-    const d = b.toString('utf8');
-    outBuf += d;
-    let i;
-    while ((i = outBuf.indexOf('\n')) !== -1) {
-      const line = outBuf.slice(0, i);
-      outBuf = outBuf.slice(i + 1);
-      p.stdout.push(line);
-      try {
-        p.records.push(JSON.parse(line));
-      } catch {
-        p.records.push({ raw: line });
-      }
-    }
-  });
-  let errBuf = '';
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (d: string) => {
-    errBuf += d;
-    let i;
-    while ((i = errBuf.indexOf('\n')) !== -1) {
-      p.stderr.push(errBuf.slice(0, i));
-      errBuf = errBuf.slice(i + 1);
-    }
-  });
-  p.exited = new Promise((resolve) => {
-    child.on('close', (code, signal) => {
-      if (outBuf) p.stdout.push(outBuf);
-      if (errBuf) p.stderr.push(errBuf);
-      p.exitInfo = { code, signal };
-      resolve(p.exitInfo);
-    });
-  });
-  return p;
+  return procOf(spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env }));
 }
 
 /** Start `p2pcat rendezvous PORT --bind rv --alt-addr rvAlt [--relay]` in the lab and wait until it listens. */

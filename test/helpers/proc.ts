@@ -36,6 +36,15 @@ export function run(args: string[], opts: { home?: string; env?: Record<string, 
   if (opts.env?.P2PCAT_SECRET) env.P2PCAT_SECRET = opts.env.P2PCAT_SECRET;
   if (opts.name) env.P2PCAT_NAME = opts.name;
   const child = spawn(process.execPath, [BIN, ...args], { stdio: [opts.stdin ?? 'pipe', 'pipe', 'pipe'], env, ...(opts.spawn ?? {}) });
+  return procOf(child, { binary: opts.binary === true });
+}
+
+/**
+ * Wrap any spawned child (a p2pcat, or `ip netns exec NS ...`): stdout as
+ * bytes and, unless binary, as lines parsed into records; stderr as lines;
+ * bounded waits.
+ */
+export function procOf(child: ChildProcess, opts: { binary?: boolean } = {}): Proc {
   const p: Proc = {
     child,
     stdout: [],
@@ -75,12 +84,15 @@ export function run(args: string[], opts: { home?: string; env?: Record<string, 
       if (p.exitInfo === undefined) child.kill(sig);
     },
   };
+  child.stdin?.on('error', () => {
+    /* the child may exit before reading everything */
+  });
   let outBuf = '';
   const outChunks: Buffer[] = [];
-  if (opts.binary) child.stdout!.on('data', (d: Buffer) => outChunks.push(d));
-  else child.stdout!.setEncoding('utf8');
-  if (!opts.binary) child.stdout!.on('data', (d: string) => {
-    outBuf += d;
+  child.stdout!.on('data', (b: Buffer) => {
+    outChunks.push(b);
+    if (opts.binary) return;
+    outBuf += b.toString('utf8');
     let i;
     while ((i = outBuf.indexOf('\n')) !== -1) {
       const line = outBuf.slice(0, i);
