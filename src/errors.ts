@@ -44,6 +44,8 @@ export const ERROR_CODES = {
   P2PCAT_ERR_INTERNAL: { exit: EXIT.SOFTWARE, what: 'a bug in p2pcat; please report it' },
   P2PCAT_ERR_PUNCH_FAILED: { exit: EXIT.UNAVAILABLE, what: 'hole punching found no path to the peer and no relay was offered (the message names both NAT types)' },
   P2PCAT_ERR_DISCOVERY_PACKET: { exit: EXIT.DATAERR, what: 'a discovery packet (mDNS record, LAN beacon, DHT message) was malformed, oversize, stale or forged, and was ignored' },
+  P2PCAT_ERR_FILE: { exit: EXIT.DATAERR, what: 'a file transfer failed its check: more or fewer bytes than offered, or a SHA-256 other than offered; nothing was kept under the final name' },
+  P2PCAT_ERR_FILE_REFUSED: { exit: EXIT.NOPERM, what: 'the receiver refused a file offer (--accept-files policy, or the person said no)' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -89,6 +91,8 @@ export class P2pcatError extends Error {
   static passphrase(msg: string) { return new P2pcatError('P2PCAT_ERR_PASSPHRASE', msg); }
   static punchFailed(msg: string) { return new P2pcatError('P2PCAT_ERR_PUNCH_FAILED', msg); }
   static discoveryPacket(msg: string) { return new P2pcatError('P2PCAT_ERR_DISCOVERY_PACKET', msg); }
+  static file(msg: string) { return new P2pcatError('P2PCAT_ERR_FILE', msg); }
+  static fileRefused(msg: string) { return new P2pcatError('P2PCAT_ERR_FILE_REFUSED', msg); }
 }
 
 export function isP2pcatError(e: unknown): e is P2pcatError {

@@ -287,3 +287,21 @@ export const SYNC_CONCURRENCY = 4;
 export const SYNC_MAX_TARGETS = 1_024;
 /** The progress line on a terminal is redrawn at most this often (ms). */
 export const SYNC_PROGRESS_INTERVAL_MS = 200;
+
+// ---- File transfer in chat mode (src/files, docs/protocol.md "File transfer") ----
+/** Largest file accepted by default (bytes; --max-file-size). */
+export const FILE_MAX_BYTES_DEFAULT = 1024 * 1024 * 1024;
+/** File bytes per FILE_DATA message (one frame: type, 24-byte header, chunk, tag). */
+export const FILE_CHUNK_BYTES = 65_024;
+/** File bytes a sender may have in flight beyond what the receiver reported written. */
+export const FILE_WINDOW_BYTES = 4 * 1024 * 1024;
+/** The receiver reports progress (FILE_PROGRESS) after this many bytes written. */
+export const FILE_PROGRESS_EVERY_BYTES = 512 * 1024;
+/** Longest file name kept from an offer (UTF-8 bytes); longer names are shortened. */
+export const FILE_NAME_MAX_BYTES = 200;
+/** Transfers one peer may have going with us at once, each way. */
+export const FILE_TRANSFERS_PER_PEER_MAX = 8;
+/** An offer not answered this long is withdrawn; an interrupted send waits this long for the peer to come back (ms). */
+export const FILE_ANSWER_TIMEOUT_MS = 120_000;
+/** A transfer with no data moving for this long is given up (ms). */
+export const FILE_STALL_TIMEOUT_MS = 60_000;

@@ -1,6 +1,7 @@
 // What a stdin line asks for (DESIGN.md, "Records on stdin and stdout"):
 //   a JSON object      a request: {"message":"hi"}; missing fields are filled in;
 //                      {"message":"hi","to":"bob"} is a direct message (to a key, key prefix or username)
+//                      {"type":"FILE","path":"./a.pdf"} offers a file to every neighbour ("to": one of them)
 //   a signed CHAT      a record from `log cat` or another peer's stdout: relayed as is if it checks
 //   anything else      plain text, sent as a message (refused with --strict)
 //   an empty line      ignored
@@ -16,6 +17,7 @@ export type Request =
   | { kind: 'chat'; message: string; username?: string }
   | { kind: 'dm'; message: string; to: string }
   | { kind: 'relay'; record: ChatRecord }
+  | { kind: 'file'; path: string; to?: string }
   | { kind: 'error'; error: P2pcatError };
 
 const ALLOWED = new Set(['type', 'message', 'username', 'room', 'to']);
@@ -40,6 +42,7 @@ export function parseRequest(line: string, opts: { strict: boolean; room: string
   }
   if (typeof o !== 'object' || o === null || Array.isArray(o)) return bad('not a JSON object');
   const r = o as Record<string, unknown>;
+  if (r.type === 'FILE') return fileRequest(r);
   if (r.type !== undefined && r.type !== 'CHAT') {
     return bad(`unsupported request type ${JSON.stringify(r.type)}`);
   }
@@ -56,9 +59,10 @@ export function parseRequest(line: string, opts: { strict: boolean; room: string
   const req = message(r.message);
   if (req.kind !== 'chat') return req;
   if (r.to !== undefined) {
-    if (typeof r.to !== 'string' || r.to.length === 0 || utf8Length(r.to) > 64) return bad('"to" must be a member\'s public key (hex), a key prefix, or a username');
+    const to = checkTo(r.to);
+    if (typeof to !== 'string') return to;
     if (r.username !== undefined) return bad('"username" cannot be set on a direct message');
-    return { kind: 'dm', message: req.message, to: r.to };
+    return { kind: 'dm', message: req.message, to };
   }
   if (r.username !== undefined) {
     try {
@@ -68,6 +72,21 @@ export function parseRequest(line: string, opts: { strict: boolean; room: string
     }
   }
   return req;
+}
+
+function checkTo(to: unknown): string | Request {
+  if (typeof to !== 'string' || to.length === 0 || utf8Length(to) > 64) return bad('"to" must be a member\'s public key (hex), a key prefix, or a username');
+  return to;
+}
+
+function fileRequest(r: Record<string, unknown>): Request {
+  for (const k of Object.keys(r)) {
+    if (k !== 'type' && k !== 'path' && k !== 'to') return bad(`unknown field ${JSON.stringify(k)} in a FILE request (it takes "path" and "to")`);
+  }
+  if (typeof r.path !== 'string' || r.path.length === 0 || r.path.includes('\0')) return bad('"path" must name a local file');
+  if (r.to === undefined) return { kind: 'file', path: r.path };
+  const to = checkTo(r.to);
+  return typeof to === 'string' ? { kind: 'file', path: r.path, to } : to;
 }
 
 function message(text: string): Request {

@@ -12,6 +12,8 @@ import { describeSelf, type ChatContext } from './run/chat.js';
 import { checkUsername } from '../crypto/identity.js';
 import { HISTORY_DEFAULT } from '../limits.js';
 import { endReason, keyChangedText, type KeyChange, type Ui } from './ui.js';
+import { formatSize } from '../files/protocol.js';
+import type { FileRecord, FileSentRecord, OfferInfo, Progress } from '../files/transfers.js';
 
 const HELP = [
   '/help           this list',
@@ -19,6 +21,9 @@ const HELP = [
   '/peers          connections: address, direction, key fingerprint, round trip',
   '/msg NAME TEXT  a direct message, sealed for NAME alone (a username or key prefix)',
   '/history [N]    the last N messages from the log (default 20)',
+  '/send PATH [TO] offer a file to every neighbour, or to TO (a username or key prefix)',
+  '/accept [N]     take file offer N (default: the latest); /reject [N] declines it',
+  '/files          file offers waiting for /accept or /reject',
   '/stats          what this peer sent, relayed and dropped',
   '/name NAME      change your username for this session',
   '/info           your identity, the room, the listening address',
@@ -147,6 +152,32 @@ export class ChatView implements Ui {
         this.#print(this.#dim(drops.length === 0 ? 'nothing dropped' : `dropped: ${drops.map(([k, v]) => `${v} × ${k}`).join('; ')}`));
         break;
       }
+      case '/send': {
+        if (!arg) {
+          this.#print(this.#dim('usage: /send PATH [TO]'));
+          break;
+        }
+        const err = this.#ctx.sendFile(arg);
+        if (err) this.warn(err);
+        break;
+      }
+      case '/accept':
+      case '/reject': {
+        if (arg && !/^\d+$/.test(arg)) {
+          this.#print(this.#dim(`usage: ${cmd} [N]`));
+          break;
+        }
+        const r = this.#ctx.files.decide(arg ? Number(arg) : undefined, cmd === '/accept');
+        if (r instanceof P2pcatError) this.warn(r);
+        else this.#print(this.#dim(`${cmd === '/accept' ? 'accepted' : 'declined'} ${clean(r.name)} from ${clean(r.username)}`));
+        break;
+      }
+      case '/files': {
+        const offers = this.#ctx.files.offers();
+        if (offers.length === 0) this.#print(this.#dim('no file offers are waiting'));
+        for (const o of offers) this.#print(this.#dim(`${o.n}: ${clean(o.name)} (${formatSize(o.size)}) from ${clean(o.username)}`));
+        break;
+      }
       case '/name':
         try {
           this.#ctx.username = checkUsername(arg);
@@ -198,6 +229,26 @@ export class ChatView implements Ui {
 
   memberDown(m: { key: string; name: string; reason: string }): void {
     this.#print(this.#dim(`*** ${clean(m.name)} left the room (${m.reason})`));
+  }
+
+  fileOffered(o: OfferInfo): void {
+    this.#print(this.#paint(36, `*** ${clean(o.username)} offers ${clean(o.name)} (${formatSize(o.size)}): /accept ${o.n} or /reject ${o.n}`));
+  }
+
+  file(rec: FileRecord | FileSentRecord): void {
+    if (rec.type === 'FILE') this.#print(this.#dim(`*** received ${clean(rec.name)} (${formatSize(rec.size)}) from ${clean(rec.username)}: ${clean(rec.path)}`));
+    else this.#print(this.#dim(`*** ${clean(rec.username)} has ${clean(rec.name)} (${formatSize(rec.size)})`));
+  }
+
+  #quarters = new Map<string, number>();
+
+  fileProgress(p: Progress): void {
+    // A line at each quarter: the view's lines stay readable.
+    const q = p.size === 0 ? 4 : Math.floor((4 * p.done) / p.size);
+    if (p.finished) return void this.#quarters.delete(p.id);
+    if ((this.#quarters.get(p.id) ?? -1) >= q) return;
+    this.#quarters.set(p.id, q);
+    this.#print(this.#dim(`    ${clean(p.name)} ${p.direction === 'out' ? '->' : '<-'} ${clean(p.username)}: ${q * 25}% of ${formatSize(p.size)}`));
   }
 
   keyChanged(c: KeyChange): void {

@@ -4,11 +4,20 @@ import type { P2pcatError } from '../errors.js';
 import type { AckEvent } from '../mesh/mesh.js';
 import type { DmRecord } from '../mesh/dm.js';
 import type { PeerInfo, SessionEnd } from '../transport/session.js';
+import type { Writable } from 'node:stream';
+import type { FileRecord, FileSentRecord, OfferInfo, Progress } from '../files/transfers.js';
 import { RecordWriter, say, warnRecord } from './io.js';
+import { FileProgressLine } from './progress.js';
 import { endReason, keyChangedRecord, keyChangedText, memberRecord, peerRecord, type KeyChange, type Ui } from './ui.js';
 
 export class NdjsonUi implements Ui {
-  #out = new RecordWriter();
+  #out: RecordWriter;
+  #progress = new FileProgressLine(process.stderr.isTTY === true);
+
+  /** Records go to `out`: stdout, or the stdin of an --exec program. */
+  constructor(out?: Writable) {
+    this.#out = new RecordWriter(out);
+  }
 
   chat(rec: ChatRecord, own: boolean): void {
     if (own) return; // like nc, what you send is not echoed back to you
@@ -38,6 +47,19 @@ export class NdjsonUi implements Ui {
 
   memberDown(m: { key: string; name: string; reason: string }): void {
     this.#out.write(memberRecord('MEMBER_DOWN', m, { reason: m.reason }));
+  }
+
+  fileOffered(o: OfferInfo): void {
+    const { n: _n, ...rest } = o;
+    this.#out.write({ type: 'FILE_OFFER', timestamp: new Date().toISOString(), ...rest });
+  }
+
+  file(rec: FileRecord | FileSentRecord): void {
+    this.#out.write(rec);
+  }
+
+  fileProgress(p: Progress): void {
+    this.#progress.update(p);
   }
 
   keyChanged(c: KeyChange): void {

@@ -32,13 +32,31 @@ export interface CommonArgs {
 export const rawOptions = {
   raw: { type: 'boolean', describe: 'a plain encrypted byte stream both ways instead of chat (no NDJSON, nothing logged); conflicts with --json and --strict', conflicts: ['json', 'strict'] },
   'keep-open': { alias: 'k', type: 'boolean', describe: 'listen --raw: after a peer leaves, serve the next (queued) one instead of exiting', implies: 'raw' },
-  exec: { alias: 'e', type: 'string', describe: 'with --raw: run CMD (via /bin/sh -c) per session; its stdin/stdout are the stream', implies: 'raw', requiresArg: true },
+  exec: { alias: 'e', type: 'string', describe: 'run CMD (via /bin/sh -c) as the chat: its stdin gets the NDJSON records, its stdout lines are requests (a bot); with --raw, one per session, its stdin/stdout are the stream', requiresArg: true },
   'max-conns': { type: 'number', describe: 'listen --raw --exec: sessions served at once (default 256)', implies: 'exec', requiresArg: true },
   'send-only': { type: 'boolean', describe: 'with --raw: only send; bytes from the peer are discarded', implies: 'raw', conflicts: 'recv-only' },
   'recv-only': { type: 'boolean', describe: 'with --raw: only receive; stdin is not read and our side ends at once', implies: 'raw' },
   'idle-timeout': { type: 'number', describe: 'with --raw: give up (exit 75) after SECONDS with no bytes in either direction', implies: 'raw', requiresArg: true },
   verbose: { alias: 'v', type: 'boolean', describe: 'say on stderr who connected (raw mode)' },
 } satisfies Record<string, Options>;
+
+/** File transfer in chat mode (docs/protocol.md, "File transfer"), for listen, connect and punch. */
+export const fileOptions = {
+  'accept-files': {
+    type: 'string',
+    describe: 'files offered by peers: yes (store them in --download-dir), no (refuse), ask (the chat view asks; the default there); --accept-files alone means yes; default with --json: no',
+    requiresArg: false,
+  },
+  'download-dir': { type: 'string', describe: 'where received files land, under a safe name of their own (default: the current directory)', requiresArg: true },
+  'max-file-size': { type: 'string', describe: 'refuse offers of files larger than SIZE (bytes, or with K, M, G: 25M; default 1G)', requiresArg: true },
+} satisfies Record<string, Options>;
+
+export interface FileArgs {
+  'accept-files'?: string | undefined;
+  'download-dir'?: string | undefined;
+  'max-file-size'?: string | undefined;
+  exec?: string | undefined;
+}
 
 /** The encrypted log (issue 3), for listen and connect. */
 export const logOptions = {

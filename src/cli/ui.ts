@@ -6,6 +6,7 @@ import type { P2pcatError } from '../errors.js';
 import type { AckEvent } from '../mesh/mesh.js';
 import type { DmRecord } from '../mesh/dm.js';
 import type { PeerInfo, SessionEnd } from '../transport/session.js';
+import type { FileRecord, FileSentRecord, OfferInfo, Progress } from '../files/transfers.js';
 import { fingerprint, uuidFromPublicKey } from '../crypto/identity.js';
 import { fromHex } from '../util.js';
 
@@ -29,6 +30,12 @@ export interface Ui {
   peerDown(peer: PeerInfo, end: SessionEnd): void;
   memberUp(m: { key: string; name: string }): void;
   memberDown(m: { key: string; name: string; reason: string }): void;
+  /** A file offered to us that waits for /accept or /reject (--accept-files ask: the chat view). */
+  fileOffered(o: OfferInfo): void;
+  /** A file received, checked and stored (FILE), or confirmed stored by a peer (FILE_SENT). */
+  file(rec: FileRecord | FileSentRecord): void;
+  /** A transfer moved on (a progress bar on a terminal). */
+  fileProgress(p: Progress): void;
   /** Trust on first use: a known username or address shows up with another key. */
   keyChanged(c: KeyChange): void;
   /** A non-fatal error: an ERROR record on stderr, or a line in the chat view. */

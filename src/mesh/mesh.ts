@@ -313,7 +313,7 @@ export class Mesh extends EventEmitter {
     this.#pending.set(s, pending);
     if (this.#uiPaused) s.pause();
     s.on('up', (peer) => this.#onUp(s, peer));
-    s.on('message', (m) => this.#onMessage(s, m.type, m.body));
+    s.on('message', (m) => this.#onMessage(s, m.type, m.body, m.data));
     s.on('end', (end) => this.#onEnd(s, end));
     return s;
   }
@@ -590,7 +590,7 @@ export class Mesh extends EventEmitter {
     return ++n.warnCount <= PEER_WARNINGS_PER_MIN;
   }
 
-  #onMessage(s: Session, type: MsgName, body: Record<string, unknown>): void {
+  #onMessage(s: Session, type: MsgName, body: Record<string, unknown>, data?: Buffer): void {
     let n = this.#neighbours.get(s);
     // A duplicate session being closed: what the member sent on it before it knew still counts, as if sent on the one kept.
     if (!n && this.#quiet.has(s) && s.peer) {
@@ -600,7 +600,7 @@ export class Mesh extends EventEmitter {
     if (!n) return; // refused, or gone: ignore what it still sends
     this.#stats.received.messages++;
     this.#rate(n);
-    if (n.ext?.onMessage({ type, body })) return;
+    if (n.ext?.onMessage(data ? { type, body, data } : { type, body })) return;
     switch (type) {
       case 'CHAT':
         return this.#onChat(n, body);

@@ -21,7 +21,7 @@ import { verify } from '../crypto/ed25519.js';
 import { fingerprint, uuidFromPublicKey, checkUsername } from '../crypto/identity.js';
 import { AEAD_TAG_BYTES, FRAME_LENGTH_PREFIX_BYTES, HANDSHAKE_MAX_MESSAGE_BYTES, NOISE_MAX_MESSAGE_BYTES, REKEY_AFTER_MESSAGES } from '../limits.js';
 import { FrameDecoder, encodeFrame } from '../wire/frame.js';
-import { MSG, decodeMessage, encodeMessage, type Message, type MsgName } from '../wire/messages.js';
+import { MSG, decodeMessage, encodeBinary, encodeMessage, type Message, type MsgName } from '../wire/messages.js';
 import { concatBytes, fromHex, toHex, utf8 } from '../util.js';
 
 export interface PeerIdentity {
@@ -142,6 +142,12 @@ export class SecureChannel {
   seal(type: MsgName, body: Record<string, unknown> = {}): Buffer {
     if (this.#phase !== 'up' && !(this.#phase === 'hello' && type === 'HELLO')) throw new Error(`cannot send ${type} before the session is up`);
     return this.#sealBytes(encodeMessage(type, body));
+  }
+
+  /** Encrypt one binary protocol message (FILE_DATA: a header and a chunk) into a frame. */
+  sealBinary(type: MsgName, parts: Uint8Array[]): Buffer {
+    if (this.#phase !== 'up') throw new Error(`cannot send ${type} before the session is up`);
+    return this.#sealBytes(encodeBinary(type, parts));
   }
 
   /**

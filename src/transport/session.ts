@@ -109,12 +109,22 @@ export class Session extends EventEmitter {
 
   /** Send one message. False when the peer is slow and the caller should wait for 'drain'-like relief. */
   send(type: MsgName, body: Record<string, unknown> = {}): boolean {
+    return this.#mayQueue() && this.#write(this.#channel.seal(type, body));
+  }
+
+  /** Up, and the peer is reading: a peer with more than the bound queued is disconnected. */
+  #mayQueue(): boolean {
     if (!this.isUp) return false;
     if (this.#socket.writableLength > PEER_SEND_QUEUE_MAX_BYTES) {
       this.#fail(P2pcatError.limit(`${this.addr} is not reading; more than ${PEER_SEND_QUEUE_MAX_BYTES} bytes queued`));
       return false;
     }
-    return this.#write(this.#channel.seal(type, body));
+    return true;
+  }
+
+  /** Send one binary message (FILE_DATA); the same queue bound as send(). */
+  sendBinary(type: MsgName, parts: Uint8Array[]): boolean {
+    return this.#mayQueue() && this.#write(this.#channel.sealBinary(type, parts));
   }
 
   get writableLength(): number {

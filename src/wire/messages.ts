@@ -20,10 +20,18 @@ export const MSG = {
   DM: 0x0c,
   DATA: 0x10,
   EOF: 0x11,
+  // File transfer in chat mode (docs/protocol.md, "File transfer"; src/files/).
+  FILE_OFFER: 0x12,
+  FILE_ACCEPT: 0x13,
+  FILE_DATA: 0x14,
+  FILE_PROGRESS: 0x15,
+  FILE_END: 0x16,
+  FILE_RESULT: 0x17,
+  FILE_ABORT: 0x18,
 } as const;
 
 /** Types whose body is raw bytes, not JSON. */
-export const BINARY_TYPES: ReadonlySet<number> = new Set([MSG.DATA, MSG.EOF]);
+export const BINARY_TYPES: ReadonlySet<number> = new Set([MSG.DATA, MSG.EOF, MSG.FILE_DATA]);
 
 export type MsgName = keyof typeof MSG;
 const NAMES = new Map<number, MsgName>(Object.entries(MSG).map(([k, v]) => [v, k as MsgName]));
@@ -31,7 +39,7 @@ const NAMES = new Map<number, MsgName>(Object.entries(MSG).map(([k, v]) => [v, k
 export interface Message {
   type: MsgName;
   body: Record<string, unknown>;
-  /** The bytes of a binary message (DATA, EOF). */
+  /** The bytes of a binary message (DATA, EOF, FILE_DATA). */
   data?: Buffer;
 }
 
@@ -41,6 +49,12 @@ export function encodeMessage(type: MsgName, body: Record<string, unknown> = {})
   out[0] = MSG[type];
   json.copy(out, 1);
   return out;
+}
+
+/** One binary message (FILE_DATA): the type byte, then the bytes. */
+export function encodeBinary(type: MsgName, parts: Uint8Array[]): Buffer {
+  if (!BINARY_TYPES.has(MSG[type])) throw new Error(`${type} is not a binary message`);
+  return Buffer.concat([Buffer.from([MSG[type]]), ...parts]);
 }
 
 export function decodeMessage(bytes: Uint8Array): Message {

@@ -15,7 +15,7 @@ t.test('plain text, JSON requests, empty lines', async (t) => {
 });
 
 t.test('bad requests are coded errors', async (t) => {
-  for (const line of ['{"message":', '{"message":5}', '{"msg":"x"}', '{"type":"FILE","path":"x"}', '{"message":"x","room":"other"}', '{"message":"x","to":""}', '{"message":"x","to":5}', '{"message":""}']) {
+  for (const line of ['{"message":', '{"message":5}', '{"msg":"x"}', '{"type":"FILE"}', '{"type":"FILE","path":"x","mode":1}', '{"type":"FILE","path":"x","to":7}', '{"type":"FILES","path":"x"}', '{"message":"x","room":"other"}', '{"message":"x","to":""}', '{"message":"x","to":5}', '{"message":""}']) {
     const r = parseRequest(line, o);
     t.equal(r.kind, 'error', line);
     if (r.kind === 'error') t.equal(r.error.code, 'P2PCAT_ERR_BAD_INPUT', line);
@@ -30,4 +30,9 @@ t.test('a signed record is relayed as is, a forged one refused', async (t) => {
   const r = parseRequest(JSON.stringify(rec), o);
   t.equal(r.kind, 'relay');
   t.equal(parseRequest(JSON.stringify({ ...rec, message: 'n' }), o).kind, 'error');
+});
+
+t.test('FILE requests', async (t) => {
+  t.same(parseRequest('{"type":"FILE","path":"./a.pdf"}', o), { kind: 'file', path: './a.pdf' });
+  t.same(parseRequest('{"type":"FILE","path":"a b.pdf","to":"bob"}', o), { kind: 'file', path: 'a b.pdf', to: 'bob' });
 });

@@ -6,42 +6,11 @@
 import t from 'tap';
 import net from 'node:net';
 import { exitOf, reap, type Proc } from '../helpers/proc.js';
-import { SecureChannel } from '../../src/transport/secure-channel.js';
-import { deriveRoom } from '../../src/crypto/room.js';
+import { evil } from '../helpers/evil.js';
 import { Signer, generateSigningKey } from '../../src/crypto/ed25519.js';
 import { createChat } from '../../src/chat/record.js';
 import { signPresence } from '../../src/mesh/signed.js';
 import { peer, errors, stop, sleep, prun } from '../mesh/peers.js';
-
-interface Evil {
-  socket: net.Socket;
-  ch: SecureChannel;
-  signer: Signer;
-  send(type: Parameters<SecureChannel['seal']>[0], body: Record<string, unknown>): boolean;
-}
-
-async function evil(port: number, name = 'mallory'): Promise<Evil> {
-  const socket = await new Promise<net.Socket>((resolve, reject) => {
-    const s = net.connect({ host: '127.0.0.1', port }, () => resolve(s));
-    s.once('error', reject);
-  });
-  socket.on('error', () => {});
-  const signer = new Signer(generateSigningKey().seed);
-  const ch = new SecureChannel({ initiator: true, room: deriveRoom('lobby'), signer, username: name });
-  for (const f of ch.start()) socket.write(f);
-  await new Promise<void>((resolve, reject) => {
-    socket.on('data', (d) => {
-      try {
-        const r = ch.receive(d);
-        for (const f of r.send) socket.write(f);
-        if (r.up) resolve();
-      } catch (e) {
-        reject(e);
-      }
-    });
-  });
-  return { socket, ch, signer, send: (type, body) => socket.write(ch.seal(type, body)) };
-}
 
 const body = (rec: ReturnType<typeof createChat>) => {
   const { type: _t, ...b } = rec;

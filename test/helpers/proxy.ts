@@ -9,15 +9,28 @@ export interface RecordingProxy {
   close(): Promise<void>;
 }
 
-export function recordingProxy(targetPort: number): Promise<RecordingProxy> {
+export interface ProxyOptions {
+  /** Keep the bytes for bytes() (default true). */
+  record?: boolean;
+  /** Cut both connections (RST-like destroy) once this many bytes went from client to target: a link cut mid-transfer. */
+  cutAfter?: number;
+}
+
+export function recordingProxy(targetPort: number, opts: ProxyOptions = {}): Promise<RecordingProxy> {
   const chunks: Buffer[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (client) => {
     const upstream = net.connect({ host: '127.0.0.1', port: targetPort, allowHalfOpen: true });
     sockets.add(client).add(upstream);
+    let up = 0;
     const pipe = (from: net.Socket, to: net.Socket) => {
       from.on('data', (d: Buffer) => {
-        chunks.push(Buffer.from(d));
+        if (opts.record !== false) chunks.push(Buffer.from(d));
+        if (from === client && opts.cutAfter !== undefined && (up += d.length) > opts.cutAfter) {
+          client.destroy();
+          upstream.destroy();
+          return;
+        }
         to.write(d);
       });
       from.on('end', () => to.end());

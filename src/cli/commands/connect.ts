@@ -1,10 +1,10 @@
 // `p2pcat connect TARGET...`: dial peers, chat on stdin/stdout.
 import type { CommandModule } from 'yargs';
-import { chatIoOptions, identityOptions, logOptions, meshOptions, rawOptions, roomOptions, type CommonArgs, type MeshArgs } from '../options.js';
+import { chatIoOptions, fileOptions, identityOptions, logOptions, meshOptions, rawOptions, roomOptions, type CommonArgs, type FileArgs, type MeshArgs } from '../options.js';
 import type { RawArgs } from '../run/raw.js';
 import { peersOptions } from './discover.js';
 
-export interface ConnectArgs extends CommonArgs, RawArgs, MeshArgs {
+export interface ConnectArgs extends CommonArgs, RawArgs, MeshArgs, FileArgs {
   target?: string[] | undefined;
   peers?: string | undefined;
 }
@@ -19,6 +19,7 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
       .options(identityOptions)
       .options(chatIoOptions)
       .options(rawOptions)
+      .options(fileOptions)
       .options(peersOptions)
       .option('listen', { type: 'string', describe: 'also accept peers, on PORT (default: any free port, printed on stderr): a full mesh peer' })
       .option('bind', { alias: 's', type: 'string', describe: 'with --listen: the local address to listen on (default: all)', requiresArg: true })
@@ -34,6 +35,7 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
       .example('$0 discover --lan --room ops | $0 connect --peers - --room ops --json', 'join the ops peers found on the LAN (receive only: stdin is the peer list)')
       .example('echo \'{"message":"deploy done"}\' | $0 connect host:5050 --wait-ack --timeout 10', 'exit 0 only once every member confirmed it (75 on timeout)')
       .example('$0 connect "p2pcat://10.0.0.5:5050?room=ops&secret=s3&key=…"', 'join through a link from `p2pcat invite`; a peer with another key is refused')
+      .example('echo \'{"type":"FILE","path":"report.pdf"}\' | $0 connect host:5050', 'send a file; exit 0 once the peer stored it whole (an interrupted send resumes when run again)')
       .example('$0 connect host:5050 --listen 5051', 'a full mesh peer: dial host and accept others on 5051')
       .example('echo \'{"message":"psst","to":"bob"}\' | $0 connect host:5050', 'a direct message, sealed for bob alone'),
   handler: async (argv) => {

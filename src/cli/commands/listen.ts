@@ -1,11 +1,11 @@
 // `p2pcat listen [PORT]`: accept peers, join the room, chat on stdin/stdout.
 import type { CommandModule } from 'yargs';
-import { chatIoOptions, identityOptions, logOptions, meshOptions, rawOptions, roomOptions, type CommonArgs, type MeshArgs } from '../options.js';
+import { chatIoOptions, fileOptions, identityOptions, logOptions, meshOptions, rawOptions, roomOptions, type CommonArgs, type FileArgs, type MeshArgs } from '../options.js';
 import type { RawArgs } from '../run/raw.js';
 import { announceOptions } from './discover.js';
 import type { AnnounceArgs } from '../run/discover.js';
 
-export interface ListenArgs extends CommonArgs, RawArgs, AnnounceArgs, MeshArgs {
+export interface ListenArgs extends CommonArgs, RawArgs, AnnounceArgs, MeshArgs, FileArgs {
   port?: number | string | undefined;
   bind?: string | undefined;
 }
@@ -21,6 +21,7 @@ export const listenCommand: CommandModule<object, ListenArgs> = {
       .options(identityOptions)
       .options(chatIoOptions)
       .options(rawOptions)
+      .options(fileOptions)
       .options(announceOptions)
       .option('peer', { type: 'string', describe: 'also dial this member, HOST:PORT or a join link, and redial it with backoff when cut (repeatable)', requiresArg: true })
       .options(logOptions)
@@ -31,6 +32,8 @@ export const listenCommand: CommandModule<object, ListenArgs> = {
       .example("$0 listen 5050 --json | jq -r 'select(.type==\"CHAT\") | .message'", 'print only the message texts')
       .example('$0 listen --raw 5050 | tar x', 'receive a directory, encrypted; exit 0 only if it arrived whole')
       .example("$0 listen --raw -k 5050 --exec 'wc -c'", 'a tiny service: every peer gets its own wc')
+      .example('$0 listen 5050 --exec ./echo-bot.sh', 'a bot: the program reads the room\'s NDJSON records and each line it prints is sent')
+      .example('$0 listen 5050 --json --accept-files --download-dir ~/in', 'store files peers send (checked by SHA-256) in ~/in; FILE records on stdout')
       .example('$0 listen 5050 --room ops --announce lan,dht', 'be findable by `discover` on the LAN and the DHT while listening')
       .example('$0 listen 5051 --peer alice.lan:5050 --peer bob.lan:5050', 'a mesh peer: accept peers and keep links to two others')
       .example('$0 listen 5050 --allow ~/.config/p2pcat/ops.keys --room ops', 'admit only the keys listed in the file')

@@ -10,7 +10,11 @@
 //   listen:  stdin EOF        -> keep serving (like nc -l); SIGINT/SIGTERM end it
 //   both:    stdout EPIPE     -> exit 0 quietly
 import net from 'node:net';
+import os from 'node:os';
+import fs from 'node:fs';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import { P2pcatError, EXIT } from '../../errors.js';
 import {
   CLOSE_TIMEOUT_MS,
@@ -27,7 +31,10 @@ import {
   PEER_MSGS_PER_S,
   WAIT_ACK_TIMEOUT_MS,
   SEEN_IDS_MAX,
+  FILE_MAX_BYTES_DEFAULT,
 } from '../../limits.js';
+import { FileTransfers, type AcceptPolicy } from '../../files/transfers.js';
+import { parseSize } from '../../files/protocol.js';
 import { configDir } from '../../config/paths.js';
 import { fingerprint, uuidFromPublicKey, type Identity } from '../../crypto/identity.js';
 import type { Room } from '../../crypto/room.js';
@@ -44,7 +51,7 @@ import { Session, type PeerInfo, type SessionEnd, type SessionStream } from '../
 import { toHex } from '../../util.js';
 import { NdjsonUi } from '../ndjson-ui.js';
 import type { Ui } from '../ui.js';
-import type { CommonArgs, MeshArgs } from '../options.js';
+import type { CommonArgs, FileArgs, MeshArgs } from '../options.js';
 import { say } from '../io.js';
 import { setupPeer } from './setup.js';
 
@@ -103,6 +110,10 @@ export interface ChatContext {
   send(text: string): ChatRecord | P2pcatError;
   /** A direct message to a member (key, key prefix or username). */
   dm(to: string, text: string): DmRecord | P2pcatError;
+  /** Offer a file (to a member by key, key prefix or username; default every neighbour). An error now, or later as a warning. */
+  sendFile(file: string, to?: string): P2pcatError | undefined;
+  /** File offers waiting for /accept, and the answer to them. */
+  readonly files: FileTransfers;
   /** The last n messages of the log, oldest first. */
   history(n: number): Promise<ChatRecord[] | P2pcatError>;
   quit(): void;
@@ -194,9 +205,50 @@ function count(v: number | undefined, dflt: number, what: string, max = 1_000_00
   return v;
 }
 
-export async function runChat(argv: CommonArgs & MeshArgs, plan: ChatPlan): Promise<void> {
+/** --accept-files, --download-dir, --max-file-size, checked before anything starts. */
+export function fileSettings(argv: FileArgs, interactive: boolean): { policy: AcceptPolicy; downloadDir: string; maxBytes: number } {
+  const a = argv['accept-files'];
+  const policy: AcceptPolicy = a === undefined ? (interactive ? 'ask' : 'no') : a === '' || a === 'yes' || a === 'true' ? 'yes' : a === 'no' || a === 'false' ? 'no' : a === 'ask' ? 'ask' : (() => {
+    throw P2pcatError.usage(`--accept-files=${JSON.stringify(a)}: give yes, no or ask`);
+  })();
+  if (policy === 'ask' && !interactive) throw P2pcatError.usage('--accept-files ask needs the chat view (a terminal, no --json, no --exec): use yes or no');
+  const downloadDir = path.resolve(argv['download-dir'] ?? '.');
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(downloadDir);
+  } catch {
+    /* reported below */
+  }
+  if (!st?.isDirectory()) throw P2pcatError.usage(`--download-dir ${downloadDir}: no such directory`);
+  const maxBytes = argv['max-file-size'] === undefined ? FILE_MAX_BYTES_DEFAULT : parseSize(argv['max-file-size']);
+  if (maxBytes === undefined) throw P2pcatError.usage(`--max-file-size=${JSON.stringify(argv['max-file-size'])}: give a size in bytes, or with K, M, G (25M)`);
+  return { policy, downloadDir, maxBytes };
+}
+
+/** --exec CMD in chat mode: the program is our stdin and stdout. */
+function startExec(cmd: string): { input: Readable; output: Writable; exited: Promise<number> } {
+  const child = spawn('/bin/sh', ['-c', cmd], { stdio: ['pipe', 'pipe', 'inherit'] });
+  child.stdin.on('error', () => {
+    /* the program stopped reading: its exit tells the rest */
+  });
+  const exited = new Promise<number>((resolve) => {
+    child.once('error', (e) => {
+      process.stderr.write(P2pcatError.io(`--exec ${cmd}: ${e.message}`, e).toLine() + '\n');
+      resolve(EXIT.SOFTWARE);
+    });
+    child.once('close', (code, signal) => resolve(code ?? 128 + ((signal && os.constants.signals[signal]) || 0)));
+  });
+  process.once('exit', () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+  });
+  return { input: child.stdout, output: child.stdin, exited };
+}
+
+export async function runChat(argv: CommonArgs & MeshArgs & FileArgs, plan: ChatPlan): Promise<void> {
   const { identity, username, room, signer, handshakeTimeoutMs } = setupPeer(argv);
-  const interactive = !argv.json && process.stdin.isTTY === true && process.stdout.isTTY === true;
+  const exec = argv.exec !== undefined ? startExec(argv.exec) : undefined;
+  const interactive = !exec && !argv.json && process.stdin.isTTY === true && process.stdout.isTTY === true;
+  const fileCfg = fileSettings(argv, interactive);
   const connectMode = (plan.mode ?? (plan.dialers ? 'connect' : 'listen')) === 'connect';
   const policy = parseDialPolicy(argv['dial-policy']);
   const allow = argv.allow !== undefined ? loadAllowList(argv.allow) : undefined;
@@ -227,6 +279,14 @@ export async function runChat(argv: CommonArgs & MeshArgs, plan: ChatPlan): Prom
     if (!(e instanceof P2pcatError)) throw e;
     warnLater.push(e);
   }
+  // File transfers ride on every neighbour session, like sync.
+  const files = new FileTransfers(fileCfg, {
+    offered: (o) => ui.fileOffered(o),
+    received: (rec) => ui.file(rec),
+    sent: (rec) => ui.file(rec),
+    progress: (p) => ui.fileProgress(p),
+    warn: (e, extra) => ui.warn(e, extra),
+  });
   // Every msg_id shown on stdout, whichever way it came (gossip or sync): each is shown once.
   const shown = new SeenSet(SEEN_IDS_MAX);
   // Log sync on every neighbour session (issue 5, docs/sync.md): the side that dialled starts one.
@@ -247,12 +307,17 @@ export async function runChat(argv: CommonArgs & MeshArgs, plan: ChatPlan): Prom
         },
         onWarning: (e) => ui.warn(e),
       });
+      const file = files.attach(s);
       return {
-        onMessage: (m) => att.onMessage(m),
-        up: () => {
+        onMessage: (m) => att.onMessage(m) || file.onMessage(m),
+        up: (peer) => {
           if (store && s.direction === 'out') void att.start().catch(() => undefined);
+          file.up?.(peer);
         },
-        end: () => att.stop(),
+        end: () => {
+          att.stop();
+          file.end?.();
+        },
       };
     };
   }
@@ -320,6 +385,25 @@ export async function runChat(argv: CommonArgs & MeshArgs, plan: ChatPlan): Prom
       if (!(rec instanceof P2pcatError)) expectAcks(rec.msg_id, true);
       return rec;
     },
+    files,
+    sendFile(file: string, to?: string) {
+      let keys: string[];
+      if (to !== undefined) {
+        const who = mesh.resolve(to);
+        if (who instanceof P2pcatError) return who;
+        if (!files.neighbours().some((p) => p.key === who.key)) return P2pcatError.badInput(`${who.name} is not connected to us directly; files go to neighbours only (see /peers)`);
+        keys = [who.key];
+      } else keys = files.neighbours().map((p) => p.key);
+      if (keys.length === 0) return P2pcatError.unavailable(`cannot send ${file}: no peer is connected`);
+      void files.send(file, keys).then((e) => {
+        // Errors after the offer went out were reported as they happened.
+        if (e && !files.failures.includes(e)) {
+          files.failures.push(e);
+          ui.warn(e, { file });
+        }
+      });
+      return undefined;
+    },
     async history(n: number) {
       if (!sink) return P2pcatError.usage('there is no log (--no-log)');
       await sink.flush();
@@ -356,7 +440,7 @@ export async function runChat(argv: CommonArgs & MeshArgs, plan: ChatPlan): Prom
     const { ChatView } = await import('../chatview.js');
     ui = new ChatView(ctx);
   } else {
-    ui = new NdjsonUi();
+    ui = new NdjsonUi(exec?.output);
   }
   uiReady = true;
   for (const e of warnLater.splice(0)) ui.warn(e);
@@ -455,6 +539,7 @@ export async function runChat(argv: CommonArgs & MeshArgs, plan: ChatPlan): Prom
     });
   }
   if (sink) atShutdown.push(() => sink!.close());
+  atShutdown.push(async () => files.close());
 
   process.once('SIGINT', () => shutdown(130));
   // A file size limit (ulimit -f) makes a log write fail with EFBIG, reported like a full disk, instead of killing us.
@@ -519,9 +604,20 @@ export async function runChat(argv: CommonArgs & MeshArgs, plan: ChatPlan): Prom
   }
   dialsSettled = true;
 
+  // --exec: the program's end is our end, with its exit status (as ssh does with a remote command).
+  let execStatus: number | undefined;
+  if (exec) {
+    void exec.exited.then((status) => {
+      execStatus = status;
+      if (!connectMode) shutdown(status);
+    });
+  }
+
   // Requests in.
   if (!interactive) {
-    readStdin(argv, ctx, ui, mesh, sink, sendChat, () => {
+    readStdin(exec?.input ?? process.stdin, argv, ctx, ui, mesh, sink, sendChat, async () => {
+      // Files being sent or received finish first (connect).
+      if (connectMode && files.active > 0) await files.whenIdle();
       stdinEnded = true;
       if (!connectMode) return;
       if (waitAck === undefined || unconfirmed() === 0) return shutdown(EXIT.OK);
@@ -545,6 +641,9 @@ export async function runChat(argv: CommonArgs & MeshArgs, plan: ChatPlan): Prom
     process.stderr.write(refusal.toLine() + '\n');
     code = refusal.exitCode;
   }
+  // A file that did not arrive whole makes the exit status say so (the ERROR record said why).
+  if (code === EXIT.OK && files.failures.length > 0) code = files.failures[0]!.exitCode;
+  if (code === EXIT.OK && execStatus !== undefined && execStatus !== 0) code = execStatus;
   if (argv.stats) process.stderr.write(JSON.stringify({ type: 'STATS', ...statsRecord(mesh.stats(), sink) }) + '\n');
   await ui.close();
   process.exitCode = code;
@@ -564,10 +663,9 @@ export function parseWaitAck(v: string | undefined): number | 'all' | undefined 
   return Number(v);
 }
 
-function readStdin(argv: CommonArgs, ctx: ChatContext, ui: Ui, mesh: Mesh, sink: LogSink | undefined, sendChat: (m: string, name: string) => ChatRecord, onEnd: () => void): void {
+function readStdin(stdin: Readable, argv: CommonArgs, ctx: ChatContext, ui: Ui, mesh: Mesh, sink: LogSink | undefined, sendChat: (m: string, name: string) => ChatRecord, onEnd: () => void): void {
   const splitter = new LineSplitter(STDIN_MAX_LINE_BYTES);
   const strict = argv.strict === true;
-  const stdin = process.stdin;
   const handle = (items: ReturnType<LineSplitter['push']>) => {
     for (const item of items) {
       if ('tooLong' in item) {
@@ -593,6 +691,14 @@ function readStdin(argv: CommonArgs, ctx: ChatContext, ui: Ui, mesh: Mesh, sink:
       if (req.kind === 'dm') {
         const r = ctx.dm(req.to, req.message);
         if (r instanceof P2pcatError) ui.warn(r, { line: item.number });
+        continue;
+      }
+      if (req.kind === 'file') {
+        const e = ctx.sendFile(req.path, req.to);
+        if (e) {
+          ctx.files.failures.push(e);
+          ui.warn(e, { line: item.number, file: req.path });
+        }
         continue;
       }
       sendChat(req.message, req.username ?? ctx.username);

@@ -20,7 +20,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { EXIT, P2pcatError, isP2pcatError } from '../../errors.js';
-import { CONNECT_TIMEOUT_MS, PEERLIST_READ_TIMEOUT_MS, SYNC_CONCURRENCY, SYNC_MAX_TARGETS, SYNC_PROGRESS_INTERVAL_MS, SYNC_ROUND_TIMEOUT_MS } from '../../limits.js';
+import { CONNECT_TIMEOUT_MS, PEERLIST_READ_TIMEOUT_MS, SYNC_CONCURRENCY, SYNC_MAX_TARGETS, SYNC_ROUND_TIMEOUT_MS } from '../../limits.js';
+import { StatusLine } from '../progress.js';
 import type { ChatRecord } from '../../chat/record.js';
 import { Session, type PeerInfo, type SessionStream } from '../../transport/session.js';
 import type { SyncStats } from '../../sync/engine.js';
@@ -104,28 +105,6 @@ async function dial(t: Target): Promise<{ stream: SessionStream; addr: string }>
 }
 
 // ------------------------------------------------------------------ output
-
-/** One line on a terminal's stderr, redrawn in place, at most every SYNC_PROGRESS_INTERVAL_MS. */
-class Progress {
-  #on: boolean;
-  #last = 0;
-  #shown = false;
-  constructor(on: boolean) {
-    this.#on = on;
-  }
-  update(text: () => string, force = false): void {
-    if (!this.#on) return;
-    const now = Date.now();
-    if (!force && now - this.#last < SYNC_PROGRESS_INTERVAL_MS) return;
-    this.#last = now;
-    this.#shown = true;
-    process.stderr.write(`\r\x1b[Kp2pcat: ${text().slice(0, Math.max(20, (process.stderr.columns ?? 80) - 10))}`);
-  }
-  clear(): void {
-    if (this.#shown) process.stderr.write('\r\x1b[K');
-    this.#shown = false;
-  }
-}
 
 function kb(n: number): string {
   return n < 1000 ? `${n} B` : n < 1e6 ? `${(n / 1e3).toFixed(1)} kB` : `${(n / 1e6).toFixed(1)} MB`;
@@ -294,7 +273,7 @@ export async function runSync(argv: SyncArgs): Promise<void> {
   });
 
   const writer = new RecordWriter();
-  const progress = new Progress(process.stderr.isTTY === true);
+  const progress = new StatusLine(process.stderr.isTTY === true);
   const live = new Map<Target, Readonly<SyncStats>>();
   const totals = { received: 0, done: 0, started: 0 };
   const showProgress = (force = false) =>
