@@ -33,8 +33,8 @@ async function receiver(dir: string, args: string[] = []): Promise<Peer> {
   return peer('rita', ['--no-log', '--accept-files', '--download-dir', dir, ...args]);
 }
 
-function sendFile(port: number, file: string, extra: Record<string, unknown> = {}, args: string[] = []): Proc {
-  const p = run(['connect', `127.0.0.1:${port}`, '--json', '--no-log', ...args], { name: 'sam' });
+function sendFile(port: number, file: string, extra: Record<string, unknown> = {}, args: string[] = [], home?: string): Proc {
+  const p = run(['connect', `127.0.0.1:${port}`, '--json', '--no-log', ...args], { name: 'sam', ...(home ? { home } : {}) });
   p.end(JSON.stringify({ type: 'FILE', path: file, ...extra }) + '\n');
   return p;
 }
@@ -50,7 +50,8 @@ t.test('30 MB: cut off mid-way, sent again, resumed from the partial file, arriv
   // The link dies after ~10 MB from the sender: the sender is told (non-zero exit), nothing is final yet.
   const proxy = await recordingProxy(l.port, { record: false, cutAfter: 10 * 1024 * 1024 });
   t.teardown(() => proxy.close());
-  const first = sendFile(proxy.port, file);
+  const home = tmpHome();
+  const first = sendFile(proxy.port, file, {}, [], home);
   procs.push(first);
   const e1 = await exitOf(first, PATIENCE_MS);
   t.not(e1.code, 0, `the cut-off sender exits non-zero (${e1.code})`);
@@ -60,7 +61,7 @@ t.test('30 MB: cut off mid-way, sent again, resumed from the partial file, arriv
   const kept = fs.statSync(path.join(dir, parts(dir)[0]!)).size;
   t.ok(kept > 0 && kept < 30 * 1024 * 1024, `the partial file holds part of it (${kept} bytes)`);
 
-  const second = sendFile(l.port, file);
+  const second = sendFile(l.port, file, {}, [], home); // the same user, running the same command again
   procs.push(second);
   t.equal((await exitOf(second, PATIENCE_MS)).code, 0, 'the second send exits 0');
   const got = await l.waitRecord((r) => r.type === 'FILE', 'a FILE record');
