@@ -21,6 +21,8 @@ import {
   KEY_FILE_MAX_BYTES,
   PEER_SEND_QUEUE_MAX_BYTES,
   HANDSHAKE_MAX_MESSAGE_BYTES,
+  MESH_MAX_INBOUND,
+  DISCOVER_TIMEOUT_MAX_S,
 } from '../../src/limits.js';
 
 /** Stderr lines of a --json process that are coded error records. */
@@ -349,4 +351,37 @@ t.test('a never-reading neighbour does not stall our stdin for the others', { to
   );
   t.ok(all, `the reader got ${n()} of ${count} messages from the listener's stdin`);
   t.ok(l.records.some((r) => r.type === 'PEER_DOWN' && r.username === 'mallory'), 'the non-reader was cut');
+});
+
+t.test('MESH_MAX_INBOUND: past it a newcomer is refused with P2PCAT_ERR_LIMIT (after a PEERS list); the others stay', async (t) => {
+  const procs: Proc[] = [];
+  const members: net.Socket[] = [];
+  t.teardown(() => {
+    for (const s of members) s.destroy();
+    reap(procs);
+  });
+  const l = await listen(['--no-log', '--peer-timeout', '600']);
+  procs.push(l);
+  for (let i = 0; i < MESH_MAX_INBOUND; i++) {
+    const m = await member(l.port);
+    m.socket.on('error', () => {});
+    members.push(m.socket);
+  }
+  await l.waitFor(() => l.records.filter((r) => r.type === 'PEER_UP').length >= MESH_MAX_INBOUND, `${MESH_MAX_INBOUND} neighbours up`, 30_000);
+  t.equal(errors(l).filter((e) => e.code === 'P2PCAT_ERR_LIMIT').length, 0, `${MESH_MAX_INBOUND} incoming neighbours are accepted`);
+  const over = await member(l.port);
+  t.ok(await closedBy(over.socket, 10_000), 'the next one is closed by the listener');
+  await l.waitFor(() => errors(l).some((e) => e.code === 'P2PCAT_ERR_LIMIT' && /64 incoming neighbours already/.test(e.message)), 'the LIMIT warning');
+  t.equal(members.filter((s) => s.destroyed).length, 0, 'the others stay connected');
+});
+
+t.test('DISCOVER_TIMEOUT_MAX_S: discover --timeout past it is a usage error', async (t) => {
+  for (const [v, code] of [
+    [String(DISCOVER_TIMEOUT_MAX_S + 1), 64],
+    ['0', 64],
+  ] as const) {
+    const p = run(['discover', '--static', '/dev/null', '--timeout', v], { stdin: 'ignore' });
+    t.equal((await exitOf(p)).code, code, `--timeout ${v}`);
+    t.match(p.stderr.join('\n'), /P2PCAT_ERR_USAGE: --timeout must be more than 0 and at most 86400 seconds/);
+  }
 });
