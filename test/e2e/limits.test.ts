@@ -155,7 +155,7 @@ t.test('MAX_PENDING_HANDSHAKES: silent connections past it are refused with a co
     for (const s of sockets) s.destroy();
     reap(procs);
   });
-  const l = await listen(['--handshake-timeout', '8', '--no-log']);
+  const l = await listen(['--handshake-timeout', '5', '--no-log']);
   procs.push(l);
   for (let i = 0; i < MAX_PENDING_HANDSHAKES; i++) sockets.push(await connectRaw(l.port));
   const over = await connectRaw(l.port);
@@ -318,7 +318,7 @@ t.test('config file over CONFIG_FILE_MAX_BYTES, --allow file over KEY_FILE_MAX_B
 // while any session has more than STDIN_PAUSE_BYTES queued and resumed only on that session's 'drain'.
 // A neighbour that never reads but keeps pinging never drains and never reaches PEER_SEND_QUEUE_MAX_BYTES
 // (stdin is what would fill it), so our own messages stall for every other neighbour, with no warning.
-t.test('a never-reading neighbour does not stall our stdin for the others', { todo: 'stdin backpressure waits on the slowest neighbour forever (src/cli/run/chat.ts readStdin)' }, async (t) => {
+t.test('a never-reading neighbour does not stall our stdin for the others', { todo: 'stdin backpressure waits on the slowest neighbour forever (src/cli/run/chat.ts readStdin)', skip: process.env.P2PCAT_KNOWN_BUGS ? false : 'a known bug (25 s); P2PCAT_KNOWN_BUGS=1 runs it' }, async (t) => {
   const procs: Proc[] = [];
   t.teardown(() => reap(procs));
   const l = await listen(['--no-log', '--peer-timeout', '600']);
