@@ -5,6 +5,7 @@ import { loadOrCreateIdentity, checkUsername, type Identity } from '../../crypto
 import { deriveRoom, readSecret, checkRoomName, type Room } from '../../crypto/room.js';
 import { DEFAULT_ROOM } from '../../crypto/labels.js';
 import { Signer } from '../../crypto/ed25519.js';
+import { HANDSHAKE_TIMEOUT_MS } from '../../limits.js';
 import type { CommonArgs } from '../options.js';
 
 export interface PeerSetup {
@@ -25,6 +26,6 @@ export function setupPeer(argv: CommonArgs, env: Record<string, string | undefin
     username,
     room,
     signer: new Signer(identity.seed),
-    handshakeTimeoutMs: Math.max(0.1, argv['handshake-timeout'] ?? 10) * 1000,
+    handshakeTimeoutMs: Math.max(0.1, argv['handshake-timeout'] ?? HANDSHAKE_TIMEOUT_MS / 1000) * 1000,
   };
 }
