@@ -32,6 +32,8 @@ export const SECRET_MAX_BYTES = 4096;
 
 /** Stdin is paused while a peer has more than this many bytes queued. */
 export const STDIN_PAUSE_BYTES = 1024 * 1024;
+/** A neighbour we wait on (stdin paused) that takes nothing from its send queue for this long is cut (ms). */
+export const PEER_SEND_STALL_MS = 10_000;
 /** Bytes queued for one slow peer before it is disconnected. */
 export const PEER_SEND_QUEUE_MAX_BYTES = 8 * 1024 * 1024;
 /** Message ids remembered for duplicate suppression. */

@@ -14,6 +14,7 @@ import { recordingProxy } from '../helpers/proxy.js';
 import { evil } from '../helpers/evil.js';
 import { peer, PATIENCE_MS, type Peer } from '../mesh/peers.js';
 import { dataHeader } from '../../src/files/protocol.js';
+import { FILE_TRANSFERS_PER_PEER_MAX } from '../../src/limits.js';
 
 const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 const fileSha = (p: string) => sha256(fs.readFileSync(p));
@@ -249,4 +250,26 @@ t.test('names already taken get a number; two neighbours each get the file', asy
   t.equal(fs.readFileSync(path.join(dir, 'notes.txt'), 'utf8'), 'mine, keep it\n', 'an existing file is never replaced');
   t.equal(fs.readFileSync(path.join(dir, 'notes (1).txt'), 'utf8'), 'from the peer\n', 'the new one is "notes (1).txt"');
   t.equal(fs.readFileSync(path.join(dir2, 'notes.txt'), 'utf8'), 'from the peer\n');
+});
+
+t.test('FILE_TRANSFERS_PER_PEER_MAX: one more transfer at once from one peer is refused, the others go on', async (t) => {
+  const procs: Proc[] = [];
+  t.teardown(() => reap(procs));
+  const dir = tmpHome('p2pcat-files-dst-');
+  const l = await receiver(dir);
+  procs.push(l);
+  const m = await evil(l.port);
+  t.teardown(() => m.socket.destroy());
+  const ids: string[] = [];
+  for (let n = 0; n <= FILE_TRANSFERS_PER_PEER_MAX; n++) {
+    const body = crypto.randomBytes(1000 + n);
+    const id = crypto.randomBytes(16).toString('hex');
+    ids.push(id);
+    m.send('FILE_OFFER', { id, name: `f${n}.bin`, size: body.length, sha256: sha256(body) });
+  }
+  const last = ids[FILE_TRANSFERS_PER_PEER_MAX]!;
+  const r = await m.next((x) => x.type === 'FILE_RESULT' && x.body.id === last);
+  t.equal(r.body.code, 'P2PCAT_ERR_LIMIT', `offer ${FILE_TRANSFERS_PER_PEER_MAX + 1} refused with P2PCAT_ERR_LIMIT`);
+  for (const id of ids.slice(0, FILE_TRANSFERS_PER_PEER_MAX)) await m.next((x) => x.type === 'FILE_ACCEPT' && x.body.id === id);
+  t.pass(`the first ${FILE_TRANSFERS_PER_PEER_MAX} were accepted`);
 });

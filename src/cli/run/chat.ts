@@ -22,6 +22,7 @@ import {
   MAX_PENDING_HANDSHAKES,
   STDIN_MAX_LINE_BYTES,
   STDIN_PAUSE_BYTES,
+  PEER_SEND_STALL_MS,
   CONNECT_TIMEOUT_MS,
   HISTORY_MAX,
   LOG_BATCH_MS,
@@ -491,6 +492,8 @@ export async function runChat(argv: CommonArgs & MeshArgs & FileArgs, plan: Chat
     // connect: a peer that refused us (not allowed, wrong key) makes the exit status non-zero, even at stdin EOF.
     if (end.refused && end.error && connectMode && !refusal) refusal = end.error;
     if (peer) ui.peerDown(peer, end);
+    // A cut of our own making (a limit) says why; the PEER_DOWN record only has the code.
+    if (peer && end.error?.code === 'P2PCAT_ERR_LIMIT' && !end.refused) ui.warn(end.error, { peer: peer.key, addr: peer.addr });
     else if (end.error) ui.warn(end.error);
     else ui.warn(P2pcatError.protocol('a connection closed during the handshake'));
     lastEnd = end;
@@ -663,6 +666,38 @@ export function parseWaitAck(v: string | undefined): number | 'all' | undefined 
   return Number(v);
 }
 
+/**
+ * Call `go` once a backed-up session has taken its queue down (or ended). A
+ * neighbour that takes nothing for PEER_SEND_STALL_MS is cut with
+ * P2PCAT_ERR_LIMIT: one member that never reads must not stall our stdin, and
+ * so every other member, for ever.
+ */
+function waitForReader(s: Session, go: () => void): void {
+  let done = false;
+  let last = s.writableLength;
+  let lastMove = Date.now();
+  const finish = () => {
+    if (done) return;
+    done = true;
+    clearInterval(timer);
+    go();
+  };
+  const timer = setInterval(() => {
+    const w = s.writableLength;
+    if (w < last) {
+      last = w;
+      lastMove = Date.now();
+    }
+    if (w <= STDIN_PAUSE_BYTES / 2) return finish();
+    if (Date.now() - lastMove > PEER_SEND_STALL_MS) {
+      s.destroy(P2pcatError.limit(`${s.peer?.username ?? 'a peer'} (${s.addr}) took nothing from its ${w}-byte send queue for ${PEER_SEND_STALL_MS / 1000} s: cut`));
+      finish();
+    }
+  }, 250);
+  s.onceDrain(finish);
+  s.once('end', finish);
+}
+
 function readStdin(stdin: Readable, argv: CommonArgs, ctx: ChatContext, ui: Ui, mesh: Mesh, sink: LogSink | undefined, sendChat: (m: string, name: string) => ChatRecord, onEnd: () => void): void {
   const splitter = new LineSplitter(STDIN_MAX_LINE_BYTES);
   const strict = argv.strict === true;
@@ -707,7 +742,7 @@ function readStdin(stdin: Readable, argv: CommonArgs, ctx: ChatContext, ui: Ui, 
     if (mesh.maxWritableLength() > STDIN_PAUSE_BYTES) {
       stdin.pause();
       const slow = [...mesh.sessions].find((s) => s.writableLength > STDIN_PAUSE_BYTES);
-      if (slow) slow.onceDrain(() => stdin.resume());
+      if (slow) waitForReader(slow, () => stdin.resume());
       else stdin.resume();
     }
   };
