@@ -309,7 +309,7 @@ export async function chatTransfer(from: Proc, to: Proc, bytes: number, timeoutM
 // - loss: iptables' statistic match drops each packet with probability P on
 //   the host's INPUT and OUTPUT, so both directions of its link lose;
 // - reordering: an HTB qdisc with a fast default class and a slow one
-//   (32 kbit/s, no burst), and a classic-BPF classifier that sends a random
+//   (128 kbit/s, no burst), and a classic-BPF classifier that sends a random
 //   share of packets (`ld rand`) to the slow class. A packet there leaves
 //   after the ones queued behind it in the fast class: reordered by tens to
 //   hundreds of milliseconds. On the host's egress and on the switch side's
@@ -376,7 +376,7 @@ export function createLan(n: number): Lan {
     inNs(ns, ['tc', 'qdisc', 'replace', 'dev', dev, 'root', 'handle', '1:', 'htb', 'default', '10', 'r2q', '100']);
     inNs(ns, ['tc', 'class', 'add', 'dev', dev, 'parent', '1:', 'classid', '1:10', 'htb', 'rate', rate, 'ceil', rate]);
     if (!reorderPercent) return;
-    inNs(ns, ['tc', 'class', 'add', 'dev', dev, 'parent', '1:', 'classid', '1:20', 'htb', 'rate', '32kbit', 'ceil', '32kbit', 'burst', '1b', 'cburst', '1b', 'quantum', '1514']);
+    inNs(ns, ['tc', 'class', 'add', 'dev', dev, 'parent', '1:', 'classid', '1:20', 'htb', 'rate', '128kbit', 'ceil', '128kbit', 'burst', '1b', 'cburst', '1b', 'quantum', '1514']);
     inNs(ns, ['tc', 'filter', 'add', 'dev', dev, 'parent', '1:', 'protocol', 'ip', 'prio', '1', 'bpf', 'bytecode', randomShareBpf(reorderPercent / 100), 'flowid', '1:20']);
   };
   const lan: Lan = {
