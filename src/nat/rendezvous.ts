@@ -26,11 +26,13 @@ import {
   RENDEZVOUS_RATE_BURST,
   RENDEZVOUS_RATE_PER_SEC,
   RENDEZVOUS_REGISTRATION_TTL_MS,
+  STUN_MAX_MESSAGE_BYTES,
 } from '../limits.js';
 import { STUN_SOFTWARE } from '../crypto/labels.js';
 import { formatEndpoint, type Endpoint } from './addr.js';
 import {
   ATTR,
+  HEADER_BYTES,
   METHOD,
   checkFingerprint,
   decodeAddressList,
@@ -176,9 +178,6 @@ export class RendezvousCore {
     const other = this.#cfg.sockets.aa;
     if (other && !isWildcard(other.address)) attrs.push({ type: ATTR.OTHER_ADDRESS, value: encodeAddress(other) });
     attrs.push({ type: ATTR.SOFTWARE, value: this.#software });
-    // RFC 5780 section 7.6: a padded request gets an answer of about the same size (never larger).
-    const padding = getAttr(m, ATTR.PADDING);
-    if (padding && padding.length > 0) attrs.push({ type: ATTR.PADDING, value: new Uint8Array(Math.max(0, padding.length - 64)) });
     const extra: Datagram[] = [];
     const tokens = getAttr(m, ATTR.P2P_TOKEN);
     if (tokens) {
@@ -186,6 +185,15 @@ export class RendezvousCore {
       if ('error' in r) return [this.#error(m, from, via, r.error, r.reason)];
       attrs.push(...r.attrs);
       extra.push(...r.notify);
+    }
+    // RFC 5780 section 7.6: a padded request gets an answer of about the same size (never larger),
+    // and never past STUN_MAX_MESSAGE_BYTES: a request padded to the limit once made an answer
+    // longer than it, and encodeStun's RangeError escaped (found by test/fuzz/network.test.ts).
+    const padding = getAttr(m, ATTR.PADDING);
+    if (padding && padding.length > 0) {
+      const used = HEADER_BYTES + attrs.reduce((n, a) => n + 4 + ((a.value.length + 3) & ~3), 0) + 8; // + FINGERPRINT
+      const room = STUN_MAX_MESSAGE_BYTES - used - 4;
+      attrs.push({ type: ATTR.PADDING, value: new Uint8Array(Math.max(0, Math.min(padding.length - 64, room) & ~3)) });
     }
     // RFC 5780 section 7.5: RESPONSE-PORT sends the answer to another port of the same address.
     const rp = getAttr(m, ATTR.RESPONSE_PORT);

@@ -44,16 +44,17 @@ function has(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 }
 
-/** Why the lab cannot run here, or false when it can. */
-export function labUnavailable(): string | false {
-  if (process.platform !== 'linux') return 'the NAT lab needs Linux network namespaces';
-  if (process.getuid?.() !== 0) return 'the NAT lab needs root (ip netns add)';
-  for (const [cmd, pkg] of [
+/** Why the lab cannot run here, or false when it can. `lan`: the fault lab (createLan), which needs no conntrack. */
+export function labUnavailable(which: 'nat' | 'lan' = 'nat'): string | false {
+  if (process.platform !== 'linux') return 'the lab needs Linux network namespaces';
+  if (process.getuid?.() !== 0) return 'the lab needs root (ip netns add)';
+  const tools = [
     ['ip', 'iproute2'],
     ['iptables', 'iptables'],
     ['conntrack', 'conntrack'],
     ['tc', 'iproute2'],
-  ] as const) {
+  ] as const;
+  for (const [cmd, pkg] of tools.filter(([c]) => which === 'nat' || c !== 'conntrack')) {
     if (!has(cmd)) return `${cmd} is not installed (apt-get install ${pkg})`;
   }
   const probe = `${PREFIX}probe${process.pid}`;
@@ -287,4 +288,153 @@ export async function chatTransfer(from: Proc, to: Proc, bytes: number, timeoutM
   await to.waitFor(() => to.records.filter((r) => r.type === 'CHAT').length >= before + n, `${n} transfer messages`, timeoutMs);
   const got = to.records.filter((r) => r.type === 'CHAT').slice(before).map((r) => r.message as string);
   return { intact: got.length === n && got.every((g, i) => g === sent[i]), messages: got.length, chars: got.reduce((s, g) => s + g.length, 0) };
+}
+
+// ---------------------------------------------------------------------------
+// The fault lab: a plain switched LAN (no NAT) whose links can be cut,
+// restored and impaired. For test/e2e/faults.test.ts.
+//
+//        ns "sw": bridge br0
+//      ┌──────────┬──────────┬── ...
+//      vh0        vh1        vh2          (switch side of each host's veth)
+//      │          │          │
+//   h0 eth0    h1 eth0    h2 eth0          10.232.0.1, .2, .3 /24
+//
+// cut(i) takes the switch side of host i's veth down: the host keeps its
+// address and routes, its packets go nowhere and nothing comes back, as with
+// a pulled cable (no RST, no ICMP: TCP finds out only through its own
+// timeouts and the peers' keep-alives). restore(i) brings it back.
+//
+// impair(i) on this kernel (no sch_netem, see netemAvailable()):
+// - loss: iptables' statistic match drops each packet with probability P on
+//   the host's INPUT and OUTPUT, so both directions of its link lose;
+// - reordering: an HTB qdisc with a fast default class and a slow one
+//   (128 kbit/s, no burst), and a classic-BPF classifier that sends a random
+//   share of packets (`ld rand`) to the slow class. A packet there leaves
+//   after the ones queued behind it in the fast class: reordered by tens to
+//   hundreds of milliseconds. On the host's egress and on the switch side's
+//   egress (the traffic towards the host), so both directions reorder.
+//   netem, where present, could do the same in one line; this works without.
+// Names share the NAT lab's prefix, so removeStaleLabs() cleans up after a
+// killed run of either.
+
+export const LAN_SUBNET = '10.232.0';
+
+export interface Lan {
+  /** Host namespace names; host i has address addr(i). */
+  hosts: string[];
+  addr(i: number): string;
+  exec(i: number, args: string[], opts?: { allowFail?: boolean }): string;
+  /** Start `p2pcat ARGS` on host i; killed at teardown. */
+  p2pcat(i: number, args: string[], opts?: { name?: string; env?: Record<string, string>; home?: string }): Proc;
+  /** Pull host i's cable. */
+  cut(i: number): void;
+  /** Plug it back in. */
+  restore(i: number): void;
+  /**
+   * Impair host i's link, both directions: random loss, random reordering,
+   * a rate limit (kbit/s, to make a transfer last long enough to cut it).
+   * null clears. Says what it applied.
+   */
+  impair(i: number, o: { lossPercent?: number; reorderPercent?: number; rateKbit?: number } | null): { loss: boolean; reorder: boolean; rate: boolean };
+  teardown(): void;
+}
+
+/** Classic BPF for cls_bpf: `ld rand; jge #T, nomatch; ret #-1 (the filter's flowid); nomatch: ret #0`. */
+function randomShareBpf(share: number): string {
+  const threshold = Math.min(0xffffffff, Math.floor(share * 2 ** 32));
+  const SKF_AD_RANDOM = (0x100000000 - 0x1000 + 56) >>> 0; // SKF_AD_OFF + SKF_AD_RANDOM
+  return `4,32 0 0 ${SKF_AD_RANDOM},53 1 0 ${threshold},6 0 0 4294967295,6 0 0 0`;
+}
+
+let reorderOk: boolean | undefined;
+/** Whether HTB and the BPF classifier (the reordering above) work in a namespace here. */
+export function reorderAvailable(): boolean {
+  if (reorderOk !== undefined) return reorderOk;
+  const probe = `${PREFIX}probe${process.pid}`;
+  spawnSync('ip', ['netns', 'add', probe]);
+  reorderOk =
+    spawnSync('ip', ['netns', 'exec', probe, 'tc', 'qdisc', 'add', 'dev', 'lo', 'root', 'handle', '1:', 'htb', 'default', '10']).status === 0 &&
+    spawnSync('ip', ['netns', 'exec', probe, 'tc', 'class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:20', 'htb', 'rate', '32kbit']).status === 0 &&
+    spawnSync('ip', ['netns', 'exec', probe, 'tc', 'filter', 'add', 'dev', 'lo', 'parent', '1:', 'protocol', 'ip', 'prio', '1', 'bpf', 'bytecode', randomShareBpf(0.1), 'flowid', '1:20']).status === 0;
+  spawnSync('ip', ['netns', 'del', probe]);
+  return reorderOk;
+}
+
+export function createLan(n: number): Lan {
+  removeStaleLabs();
+  const id = `${PREFIX}${process.pid}x${++counter}`;
+  const sw = `${id}-sw`;
+  const hosts = Array.from({ length: n }, (_, i) => `${id}-h${i}`);
+  const procs: Proc[] = [];
+  const created: string[] = [];
+  const inNs = (ns: string, args: string[], opts?: { allowFail?: boolean }) => sh(['ip', 'netns', 'exec', ns, ...args], opts);
+  // One device's egress: a default class (rate-limited or not) and, for
+  // reordering, a slow class that a random share of packets is sent to.
+  const shapeDev = (ns: string, dev: string, reorderPercent: number, rateKbit: number | undefined) => {
+    const rate = rateKbit ? `${rateKbit}kbit` : '1gbit';
+    inNs(ns, ['tc', 'qdisc', 'replace', 'dev', dev, 'root', 'handle', '1:', 'htb', 'default', '10', 'r2q', '100']);
+    inNs(ns, ['tc', 'class', 'add', 'dev', dev, 'parent', '1:', 'classid', '1:10', 'htb', 'rate', rate, 'ceil', rate]);
+    if (!reorderPercent) return;
+    inNs(ns, ['tc', 'class', 'add', 'dev', dev, 'parent', '1:', 'classid', '1:20', 'htb', 'rate', '128kbit', 'ceil', '128kbit', 'burst', '1b', 'cburst', '1b', 'quantum', '1514']);
+    inNs(ns, ['tc', 'filter', 'add', 'dev', dev, 'parent', '1:', 'protocol', 'ip', 'prio', '1', 'bpf', 'bytecode', randomShareBpf(reorderPercent / 100), 'flowid', '1:20']);
+  };
+  const lan: Lan = {
+    hosts,
+    addr: (i) => `${LAN_SUBNET}.${i + 1}`,
+    exec: (i, args, opts) => inNs(hosts[i]!, args, opts),
+    p2pcat(i, args, opts = {}) {
+      const env: Record<string, string> = { P2PCAT_HOME: opts.home ?? tmpHome(), ...(opts.env ?? {}) };
+      if (opts.name) env.P2PCAT_NAME = opts.name;
+      const p = spawnProc('ip', ['netns', 'exec', hosts[i]!, process.execPath, BIN, ...args], env);
+      procs.push(p);
+      return p;
+    },
+    cut: (i) => void sh(['ip', '-n', sw, 'link', 'set', `vh${i}`, 'down']),
+    restore: (i) => void sh(['ip', '-n', sw, 'link', 'set', `vh${i}`, 'up']),
+    impair(i, o) {
+      const h = hosts[i]!;
+      inNs(h, ['iptables', '-F', 'IMPAIR']);
+      inNs(h, ['tc', 'qdisc', 'del', 'dev', 'eth0', 'root'], { allowFail: true });
+      inNs(sw, ['tc', 'qdisc', 'del', 'dev', `vh${i}`, 'root'], { allowFail: true });
+      if (o === null) return { loss: false, reorder: false, rate: false };
+      const loss = o.lossPercent ?? 0;
+      const reorder = (o.reorderPercent ?? 0) > 0 && reorderAvailable();
+      if (loss) inNs(h, ['iptables', '-A', 'IMPAIR', '-m', 'statistic', '--mode', 'random', '--probability', String(loss / 100), '-j', 'DROP']);
+      if (reorder || o.rateKbit) {
+        shapeDev(h, 'eth0', reorder ? o.reorderPercent! : 0, o.rateKbit);
+        shapeDev(sw, `vh${i}`, reorder ? o.reorderPercent! : 0, o.rateKbit);
+      }
+      return { loss: loss > 0, reorder, rate: !!o.rateKbit };
+    },
+    teardown() {
+      for (const p of procs) if (p.exitInfo === undefined) p.child.kill('SIGKILL');
+      killAndDelete(created);
+    },
+  };
+  try {
+    for (const ns of [sw, ...hosts]) {
+      sh(['ip', 'netns', 'add', ns]);
+      created.push(ns);
+      sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+      for (const k of ['net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1', 'net.bridge.bridge-nf-call-iptables=0']) {
+        inNs(ns, ['sysctl', '-qw', k], { allowFail: true });
+      }
+    }
+    sh(['ip', '-n', sw, 'link', 'add', 'br0', 'type', 'bridge', 'forward_delay', '0']);
+    sh(['ip', '-n', sw, 'link', 'set', 'br0', 'up']);
+    for (const [i, h] of hosts.entries()) {
+      sh(['ip', '-n', sw, 'link', 'add', `vh${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', h]);
+      sh(['ip', '-n', sw, 'link', 'set', `vh${i}`, 'master', 'br0', 'up']);
+      sh(['ip', '-n', h, 'addr', 'add', `${lan.addr(i)}/24`, 'dev', 'eth0']);
+      sh(['ip', '-n', h, 'link', 'set', 'eth0', 'up']);
+      inNs(h, ['iptables', '-N', 'IMPAIR']);
+      inNs(h, ['iptables', '-A', 'INPUT', '-i', 'eth0', '-j', 'IMPAIR']);
+      inNs(h, ['iptables', '-A', 'OUTPUT', '-o', 'eth0', '-j', 'IMPAIR']);
+    }
+  } catch (e) {
+    lan.teardown();
+    throw e;
+  }
+  return lan;
 }
