@@ -288,6 +288,7 @@ export async function runChat(argv: CommonArgs & MeshArgs & FileArgs, plan: Chat
     progress: (p) => ui.fileProgress(p),
     warn: (e, extra) => ui.warn(e, extra),
   });
+  const selfKey = toHex(identity.publicKey);
   // Every msg_id shown on stdout, whichever way it came (gossip or sync): each is shown once.
   const shown = new SeenSet(SEEN_IDS_MAX);
   // Log sync on every neighbour session (issue 5, docs/sync.md): the side that dialled starts one.
@@ -303,7 +304,9 @@ export async function runChat(argv: CommonArgs & MeshArgs & FileArgs, plan: Chat
           // (gossip already counts what is in the log as seen; `shown` covers the moments in between).
           for (const r of recs) {
             mesh.markSeen(r.msg_id);
-            if (shown.add(r.msg_id)) ui.chat(r, false);
+            // Our own messages that a peer hands back (sent, then killed before the log had them) are
+            // stored again but not shown: what you send is never echoed back to you.
+            if (shown.add(r.msg_id) && r.from !== selfKey) ui.chat(r, false);
           }
         },
         onWarning: (e) => ui.warn(e),

@@ -206,7 +206,9 @@ async function syncOne(t: Target, ctx: Ctx): Promise<Outcome> {
           (e: unknown) => {
             if (!isP2pcatError(e)) throw e;
             result = { stats: att.stats, error: e };
-            session.close('sync failed');
+            // A failed sync (often a peer that stopped answering) drops the connection at once: a polite
+            // close would wait up to CLOSE_TIMEOUT_MS for a peer that may be gone, far past --timeout.
+            session.destroy(e);
           },
         );
     });
