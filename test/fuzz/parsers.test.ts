@@ -20,6 +20,9 @@ import { Signer, generateSigningKey } from '../../src/crypto/ed25519.js';
 import { loadIdentity } from '../../src/crypto/identity.js';
 import { decodeRecords } from '../../src/store/records.js';
 import { parseConfig } from '../../src/config/config.js';
+import { parseAbort, parseAnswer, parseData, parseEnd, parseOffer, parseResult, safeName } from '../../src/files/protocol.js';
+import { FILE_NAME_MAX_BYTES } from '../../src/limits.js';
+import { utf8Length } from '../../src/util.js';
 
 const room = deriveRoom('lobby');
 const signer = new Signer(generateSigningKey().seed);
@@ -108,6 +111,36 @@ t.test('CHAT records: mutated fields never pass as valid, never throw', async (t
     fuzzParams,
   );
   t.ok(checkChat(good, { room: 'lobby' }).ok, 'the unmutated record checks');
+});
+
+t.test('file transfer: any FILE_* body, any FILE_DATA bytes, any offered name', async (t) => {
+  const anyBody = fc.dictionary(fc.constantFrom('id', 'name', 'size', 'sha256', 'offset', 'ok', 'code', 'reason', 'x'), fc.oneof(fc.jsonValue(), fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: 32, maxLength: 32 }), fc.integer()));
+  fc.assert(
+    fc.property(anyBody, (b) => {
+      for (const f of [() => parseOffer(b), () => parseAnswer(b, 'FILE_ACCEPT'), () => parseEnd(b), () => parseResult(b, 'p'), () => parseAbort(b, 'p')]) {
+        const r = f(); // never throws: a value or a P2pcatError
+        if (r instanceof Error && r.name !== 'P2pcatError') return false;
+      }
+      return true;
+    }),
+    fuzzParams,
+  );
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+      const r = parseData(Buffer.from(bytes));
+      return r instanceof Error ? r.name === 'P2pcatError' : r.chunk.length === bytes.length - 24 && r.offset <= Number.MAX_SAFE_INTEGER;
+    }),
+    fuzzParams,
+  );
+  // A stored name is never a path, never hidden, never empty, never over the bound, never a control character.
+  fc.assert(
+    fc.property(fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 300 }), fc.array(fc.constantFrom('..', '.', '/', '\\', 'a', '\u0000', '\n', ' ', '-', 'é', '\u202e'), { maxLength: 40 }).map((a) => a.join(''))), (name) => {
+      const n = safeName(name);
+      return n.length > 0 && !/[/\\]/.test(n) && !n.startsWith('.') && n !== '..' && utf8Length(n) <= FILE_NAME_MAX_BYTES && !/[\p{Cc}\p{Cf}]/u.test(n);
+    }),
+    fuzzParams,
+  );
+  t.pass('no FILE_* parser threw, and every stored name was safe');
 });
 
 t.test('files: identity, config, log records', async (t) => {
