@@ -62,6 +62,7 @@ export class Session extends EventEmitter {
   #bytesIn = 0;
   #bytesOut = 0;
   #lastReceiveAt = Date.now();
+  #corked = false;
 
   constructor(socket: SessionStream, opts: SessionOptions) {
     super();
@@ -96,6 +97,16 @@ export class Session extends EventEmitter {
 
   #write(frame: Buffer): boolean {
     this.#bytesOut += frame.length;
+    // Frames written in one tick leave in one writev (shared/PERF-FACTS.md: one write per frame was
+    // a large share of a busy peer's time); the stream is uncorked before the event loop moves on.
+    if (!this.#corked && typeof this.#socket.cork === 'function') {
+      this.#corked = true;
+      this.#socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        this.#socket.uncork();
+      });
+    }
     return this.#socket.write(frame);
   }
 

@@ -494,10 +494,11 @@ export async function runChat(argv: CommonArgs & MeshArgs & FileArgs, plan: Chat
   mesh.on('peer-down', (peer, end) => {
     // connect: a peer that refused us (not allowed, wrong key) makes the exit status non-zero, even at stdin EOF.
     if (end.refused && end.error && connectMode && !refusal) refusal = end.error;
-    if (peer) ui.peerDown(peer, end);
-    // A cut of our own making (a limit) says why; the PEER_DOWN record only has the code.
-    if (peer && end.error?.code === 'P2PCAT_ERR_LIMIT' && !end.refused) ui.warn(end.error, { peer: peer.key, addr: peer.addr });
-    else if (end.error) ui.warn(end.error);
+    if (peer) {
+      ui.peerDown(peer, end);
+      // A cut of our own making (a limit) says why; the PEER_DOWN record only has the code.
+      if (end.error?.code === 'P2PCAT_ERR_LIMIT' && !end.refused) ui.warn(end.error, { peer: peer.key, addr: peer.addr });
+    } else if (end.error) ui.warn(end.error);
     else ui.warn(P2pcatError.protocol('a connection closed during the handshake'));
     lastEnd = end;
     checkAlone();
