@@ -239,6 +239,7 @@ async function soakOnce(ctx, B, p, label) {
       }
     });
     s.on('end', (end) => {
+      if (!s.peer) setupEnds.push(`${leaf.username} (${direction === 'out' ? 'dialled the hub' : 'dialled by the hub'}): ${end.error?.code ?? 'closed'} ${end.error?.message ?? ''}`.trim());
       if (leaf.session === s) {
         leaf.up = false;
         if (!stopping) totals.leafEnds.push(`${leaf.username}: ${end.error?.code ?? (end.clean ? 'clean' : 'cut')} ${end.error?.message ?? ''}`.trim());
@@ -247,6 +248,7 @@ async function soakOnce(ctx, B, p, label) {
     return s;
   };
   let stopping = false;
+  const setupEnds = [];
 
   // Leaves the hub dials: one listener each.
   for (const leaf of leaves.slice(nIn)) {
@@ -334,18 +336,32 @@ async function soakOnce(ctx, B, p, label) {
   try {
     const { match } = await hub.err.waitFor(/listening on 127\.0\.0\.1:(\d+)/, 15_000, 'the hub to print its port');
     const hubPort = Number(match[1]);
-    // Incoming leaves dial the hub, a few at a time (the hub handles 64 handshakes at once).
-    const dial = (leaf) =>
+    // First the sessions the hub dials (they count against its 64 pending handshakes too),
+    // then the leaves that dial the hub, 16 at a time; one refused during set-up
+    // (P2PCAT_ERR_LIMIT: too many handshakes at once) tries again, up to 10 times.
+    const t = performance.now();
+    while (upCount < n - nIn && performance.now() - t < SETUP_TIMEOUT_MS) await new Promise((r) => setTimeout(r, 100));
+    const dialOnce = (leaf) =>
       new Promise((resolve) => {
         const sock = net.connect({ host: '127.0.0.1', port: hubPort, allowHalfOpen: true });
-        sock.once('connect', () => resolve(attach(leaf, sock, 'out')));
-        sock.once('error', (e) => {
-          errors.push(`${leaf.username}: dial failed: ${e.code ?? e.message}`);
-          resolve(undefined);
+        sock.once('error', () => resolve(false));
+        sock.once('connect', () => {
+          const s = attach(leaf, sock, 'out');
+          s.once('up', () => resolve(true));
+          s.once('end', () => resolve(leaf.up));
         });
       });
+    const dial = async (leaf) => {
+      for (let tries = 1; tries <= 10; tries++) {
+        if (await dialOnce(leaf)) return;
+        if (tries === 10) errors.push(`${leaf.username}: could not join the hub in 10 tries`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    };
     for (let k = 0; k < nIn; k += 16) await Promise.all(leaves.slice(k, k + 16).map(dial));
-    await withTimeout(allUp, SETUP_TIMEOUT_MS, `all ${n} leaf sessions up (${upCount} were)`);
+    await withTimeout(allUp, SETUP_TIMEOUT_MS, `all ${n} leaf sessions up`).catch((e) => {
+      throw new Error(`${e.message}: ${upCount} were; ${setupEnds.length} handshakes failed, e.g. ${setupEnds.slice(0, 3).join('; ')}`);
+    });
     // The cap: one more incoming leaf, once the hub holds nIn incoming neighbours.
     if (nIn === maxInbound) {
       const extra = { ...leaves[0], i: -1, username: 'soak-probe', signer: new B.Signer(B.generateSigningKey().seed), seen: new Uint32Array(1), session: undefined, up: false };
