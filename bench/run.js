@@ -275,7 +275,11 @@ async function main() {
   // Last: it loads the machine for minutes.
   await suite('soak', async () => {
     results.soak = await runSoak(ctx, P.soak);
-    for (const r of results.soak.runs) if (r.error) results.errors.push(`soak ${r.label}: ${r.error}`);
+    for (const r of results.soak.runs) {
+      if (r.error) results.errors.push(`soak ${r.label}: ${r.error}`);
+      // Nothing may be lost or printed twice: either makes the run fail, with the figures.
+      else if (r.lost > 0 || r.hubDuplicates > 0) results.errors.push(`soak ${r.label}: ${r.lost} of ${r.sent} messages lost, ${r.hubDuplicates} printed twice by the hub`);
+    }
   });
 
   results.finishedAt = new Date().toISOString();

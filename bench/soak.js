@@ -38,6 +38,7 @@
 // half, MiB per minute by least squares).
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { cmdline, cpuSeconds, start, stop } from './lib/proc.js';
 import { percentile } from './lib/stats.js';
@@ -439,6 +440,7 @@ async function soakOnce(ctx, B, p, label) {
       leavesUp: leaves.filter((l) => l.up).length,
       driverCpuS: (dc.user + dc.system) / 1e6,
       driverRssMiB: process.memoryUsage.rss() / 1048576,
+      load1: os.loadavg()[0],
     });
   };
   sample('start');
@@ -545,6 +547,8 @@ async function soakOnce(ctx, B, p, label) {
     fanout: totals.fanout,
     fanoutRate: fanoutAtLoadEnd / tLoad,
     fanoutPerMessage: hubChats > 0 ? totals.fanout / hubChats : null,
+    // Share of (message, other leaf) pairs that reached that leaf while the run lasted.
+    fanoutCompleteness: hubChats > 0 && n > 1 ? totals.fanout / (hubChats * (n - 1)) : null,
     fanoutDuplicates: totals.fanoutDup,
     fanoutOwnEcho: totals.fanoutOwn,
     fanoutUnknown: totals.fanoutUnknown,
@@ -555,6 +559,9 @@ async function soakOnce(ctx, B, p, label) {
     pingsAnswered: totals.pings,
     drainSeconds,
     hubCpuPercent: (100 * cpuLoad) / tLoad,
+    // What the hub would deliver with a core of its own, at the CPU it spent per message here.
+    hubMsgsPerCpuSecond: cpuLoad > 0 ? atHubAtLoadEnd / cpuLoad : null,
+    loadavg1: { start: series[0]?.load1 ?? null, end: os.loadavg()[0] },
     hubCpuUsPerMsg: atHubAtLoadEnd > 0 ? (1e6 * cpuLoad) / atHubAtLoadEnd : null,
     driverCpuPercent: (100 * (dcLoad.user + dcLoad.system)) / 1e6 / tLoad,
     rssFirstMiB: rss[0] ?? null,
