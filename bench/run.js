@@ -53,7 +53,7 @@ const PARAMS = {
     chat: { rounds: 5, latencySamples: 200, messages: 20000, peerMessages: 200000 },
     externalTimeoutSeconds: 1200,
     // 200 neighbour sessions, 10,000 msg/s offered in total, 10 minutes per variant.
-    soak: { connections: 200, rate: 10000, seconds: 600, variants: ['nolog'], iwant: true, ack: false },
+    soak: { connections: 200, rate: 10000, seconds: 600, variants: ['nolog', 'log'], iwant: true, ack: false },
   },
 };
 
@@ -144,7 +144,8 @@ async function main() {
 
   // The soak runs as long as it is told (--soak-seconds): the watchdog allows for that, plus set-up and drain.
   const soakSeconds = Number(process.env.BENCH_SOAK_SECONDS) > 0 ? Number(process.env.BENCH_SOAK_SECONDS) : P.soak.seconds;
-  const watchdogSeconds = P.watchdogSeconds + (opts.only.includes('soak') ? (soakSeconds + 150) * P.soak.variants.length : 0);
+  const soakVariants = process.env.BENCH_SOAK_VARIANTS ? process.env.BENCH_SOAK_VARIANTS.split(',').length : P.soak.variants.length;
+  const watchdogSeconds = P.watchdogSeconds + (opts.only.includes('soak') ? (soakSeconds + 150) * soakVariants : 0);
   const watchdog = setTimeout(() => {
     log(`watchdog: the ${mode} run took longer than ${watchdogSeconds} s; killing ${liveCount()} children and giving up`);
     killAll();

@@ -46,8 +46,14 @@ import { percentile } from './lib/stats.js';
 const SAMPLE_MS = 5000;
 const TICK_MS = 10;
 const LEAF_BACKLOG_BYTES = 256 * 1024;
-/** Messages in flight (sent, not yet printed by the hub) over all leaves at most; each leaf gets its share. */
-const IN_FLIGHT_MAX = 4096;
+/**
+ * Messages in flight (sent, not yet printed by the hub) over all leaves at most; each leaf
+ * gets its share, at least 2. Enough to keep the hub busy, small enough that an IWANT
+ * queued behind a leaf's CHATs reaches the hub while the message is still in its
+ * 4096-message gossip cache (with 4096 in flight it often was not: half the IWANTs
+ * went unanswered).
+ */
+const IN_FLIGHT_MAX = 512;
 /** A leaf asks again for an id it asked for this long ago (the hub's GOSSIP_IWANT_TIMEOUT_MS). */
 const IWANT_RETRY_MS = 3000;
 /** How often the hub's output file is read. */
@@ -397,7 +403,7 @@ async function soakOnce(ctx, B, p, label) {
   let rr = 0;
   let last = t0;
   // Closed loop: a leaf sends while fewer than `window` of its messages are unseen at the hub.
-  const window = Math.max(8, Math.min(256, Math.floor(IN_FLIGHT_MAX / n)));
+  const window = Math.max(2, Math.min(256, Math.floor(IN_FLIGHT_MAX / n)));
   const sendOne = () => {
     for (let tries = 0; tries < n; tries++) {
       const leaf = leaves[rr];
@@ -582,13 +588,15 @@ async function soakOnce(ctx, B, p, label) {
 
 /**
  * The soak suite. params: { connections, rate, seconds, variants: ['nolog','log'], iwant, ack }.
- * `--soak-seconds N` (bench/run.js) or BENCH_SOAK_SECONDS overrides `seconds`.
+ * `--soak-seconds N` (bench/run.js) or BENCH_SOAK_SECONDS overrides `seconds`;
+ * BENCH_SOAK_VARIANTS=nolog,log picks the hubs to run.
  */
 export async function runSoak(ctx, params) {
   const B = await loadBuild(ctx.build ?? ctx.root);
   const seconds = Number(process.env.BENCH_SOAK_SECONDS) > 0 ? Number(process.env.BENCH_SOAK_SECONDS) : params.seconds;
+  const variants = process.env.BENCH_SOAK_VARIANTS ? process.env.BENCH_SOAK_VARIANTS.split(',').filter((v) => v === 'nolog' || v === 'log') : params.variants;
   const runs = [];
-  for (const v of params.variants) {
+  for (const v of variants) {
     const p = { ...params, seconds, log: v === 'log', cpuProfDir: process.env.BENCH_SOAK_CPU_PROF || undefined };
     ctx.log(`soak ${v}: ${params.connections} sessions, ${params.rate} msg/s offered, ${seconds} s`);
     try {
@@ -600,5 +608,5 @@ export async function runSoak(ctx, params) {
     const r = runs[runs.length - 1];
     if (!r.error) ctx.log(`soak ${v}: sent ${r.sent}, at hub ${r.atHub}, lost ${r.lost}, dup ${r.hubDuplicates}; ${r.deliveredAtHubRate.toFixed(0)} msg/s; RSS ${r.rssFirstMiB?.toFixed(1)} → ${r.rssLastMiB?.toFixed(1)} MiB (max ${r.rssMaxMiB?.toFixed(1)}), slope ${r.rssSlopeMiBPerMinSecondHalf?.toFixed(3)} MiB/min`);
   }
-  return { params: { ...params, seconds }, runs };
+  return { params: { ...params, seconds, variants }, runs };
 }
