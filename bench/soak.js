@@ -487,7 +487,17 @@ async function soakOnce(ctx, B, p, label) {
     } else if (performance.now() - lastChange > 5000) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  await new Promise((r) => setTimeout(r, 1000)); // late fan-out and duplicates
+  // Then the fan-out: until the leaves have received nothing more for 3 s (IWANT answers
+  // queued behind others), at most DRAIN_MS in all.
+  let lastFan = -1;
+  let fanChange = performance.now();
+  while (performance.now() - d0 < DRAIN_MS) {
+    if (totals.fanout + totals.fanoutDup !== lastFan) {
+      lastFan = totals.fanout + totals.fanoutDup;
+      fanChange = performance.now();
+    } else if (performance.now() - fanChange > 3000) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const drainSeconds = (performance.now() - d0) / 1000;
   sample('drained');
   const rssEnd = vmRssKiB(hub.pid);
