@@ -160,7 +160,7 @@ async function soakOnce(ctx, B, p, label) {
   };
 
   // ---- leaves
-  const totals = { sent: 0, notSentWindow: 0, notSentBackpressure: 0, offered: 0, fanout: 0, fanoutDup: 0, fanoutUnknown: 0, fanoutOwn: 0, iwantIds: 0, ihaveIds: 0, pings: 0, leafEnds: [] };
+  const totals = { sent: 0, notSentWindow: 0, notSentBackpressure: 0, offered: 0, fanout: 0, fanoutDup: 0, fanoutUnknown: 0, fanoutOwn: 0, iwantIds: 0, iwantCapped: 0, ihaveIds: 0, pings: 0, leafEnds: [] };
   const leaves = [];
   for (let i = 0; i < n; i++) {
     const key = B.generateSigningKey();
@@ -230,7 +230,10 @@ async function soakOnce(ctx, B, p, label) {
             if (g === undefined || has(leaf, g)) continue;
             const slot = g % ID_WINDOW;
             if (leaf.askedG[slot] === g + 1 && now - leaf.askedAt[slot] < IWANT_RETRY_MS) continue;
-            if (want.length >= 128) break;
+            if (want.length >= 128) {
+              totals.iwantCapped++; // lacked, advertised, and not asked for: over the 128 ids of one IWANT
+              continue;
+            }
             leaf.askedG[slot] = g + 1;
             leaf.askedAt[slot] = now;
             want.push(id);
@@ -570,6 +573,8 @@ async function soakOnce(ctx, B, p, label) {
     fanoutUnknown: totals.fanoutUnknown,
     ihaveIdsReceived: totals.ihaveIds,
     iwantIdsSent: totals.iwantIds,
+    // Ids a leaf lacked in an IHAVE but could not ask for (one IWANT per IHAVE, 128 ids at most).
+    ihaveIdsNotAskedOverCap: totals.iwantCapped,
     iwant: p.iwant,
     ack: p.ack,
     pingsAnswered: totals.pings,
@@ -599,12 +604,15 @@ async function soakOnce(ctx, B, p, label) {
 /**
  * The soak suite. params: { connections, rate, seconds, variants: ['nolog','log'], iwant, ack }.
  * `--soak-seconds N` (bench/run.js) or BENCH_SOAK_SECONDS overrides `seconds`;
- * BENCH_SOAK_VARIANTS=nolog,log picks the hubs to run.
+ * BENCH_SOAK_VARIANTS=nolog,log picks the hubs to run; BENCH_SOAK_CONNECTIONS and
+ * BENCH_SOAK_RATE override the number of sessions and the offered msg/s.
  */
 export async function runSoak(ctx, params) {
   const B = await loadBuild(ctx.build ?? ctx.root);
   const seconds = Number(process.env.BENCH_SOAK_SECONDS) > 0 ? Number(process.env.BENCH_SOAK_SECONDS) : params.seconds;
   const variants = process.env.BENCH_SOAK_VARIANTS ? process.env.BENCH_SOAK_VARIANTS.split(',').filter((v) => v === 'nolog' || v === 'log') : params.variants;
+  const envNum = (k) => (Number(process.env[k]) > 0 ? Number(process.env[k]) : undefined);
+  params = { ...params, connections: envNum('BENCH_SOAK_CONNECTIONS') ?? params.connections, rate: envNum('BENCH_SOAK_RATE') ?? params.rate };
   const runs = [];
   for (const v of variants) {
     const p = { ...params, seconds, log: v === 'log', cpuProfDir: process.env.BENCH_SOAK_CPU_PROF || undefined };
