@@ -1,6 +1,6 @@
 // Load and soak (issue 10): one `p2pcat listen` hub serving many concurrent
 // neighbour sessions under a paced offered load for minutes; does its memory
-// stay flat, and does it lose anything? docs/bench.md, "Soak".
+// stay flat, and does it lose anything? docs/bench.md, "Load and soak".
 //
 // Shape, all on loopback:
 //   hub     a real `p2pcat listen --json` child (the process measured), with
@@ -20,13 +20,16 @@
 //           N neighbour sessions. One extra leaf dials in once all are up to
 //           show the inbound cap (it is refused with P2PCAT_ERR_LIMIT).
 //   load    a token bucket at `rate` messages/s in total, spread round-robin
-//           over the leaves. A leaf whose socket holds more than
-//           LEAF_BACKLOG_BYTES unsent is skipped (its token is lost and counted
-//           as "not sent: backpressure"): the offered load is what the hub
-//           pushes back on, never an unbounded queue in the driver.
+//           over the leaves, in a closed loop: a leaf with `window` messages
+//           not yet printed by the hub (IN_FLIGHT_MAX shared out), or with more
+//           than LEAF_BACKLOG_BYTES unsent in its socket, skips its token (counted
+//           as not sent). Offered, sent and delivered are reported apart: a
+//           hub that cannot keep up shows as "sent" below "offered", never as
+//           an unbounded queue in the driver or the kernel.
 //
 // Accounting: every message text starts with a unique tag `sLEAF.SEQ`. The
-// hub's stdout (one CHAT record per message it accepted) is read here and
+// hub's stdout (one CHAT record per message it accepted; to a file, tailed
+// every TAIL_MS, so a late driver cannot pause the hub) is read here and
 // every tag ticked off in a per-leaf bitmap: lost = sent and never printed by
 // the hub (after a drain of up to DRAIN_MS), duplicates = printed twice.
 // Fan-out: every CHAT a leaf receives (eager push, or answer to its IWANT) is
