@@ -4,7 +4,7 @@
 // Writes bench/results/latest.json and latest.md and prints the markdown.
 // docs/bench.md says what each figure means. Never part of `npm test`.
 //
-//   node bench/run.js [--quick] [--only startup,handshake,connect,pipe,chat,log,sync,mesh]
+//   node bench/run.js [--quick] [--only startup,handshake,connect,pipe,chat,log,sync,mesh,soak] [--soak-seconds N]
 //
 // bench/log.js, bench/sync.js and bench/mesh.js belong to the issues that
 // added them: each exports run({ quick }); this file imports it when the file
@@ -25,11 +25,12 @@ import { runChat } from './chat.js';
 import { runInprocHandshakes, runConnectTimes } from './handshake.js';
 import { runStartup } from './startup.js';
 import { runPipe } from './pipe.js';
+import { runSoak } from './soak.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Benchmarks owned by other issues: bench/<name>.js exporting run({ quick }). */
 const EXTERNAL = ['log', 'sync', 'mesh'];
-const SUITES = ['startup', 'handshake', 'connect', 'pipe', 'chat', ...EXTERNAL];
+const SUITES = ['startup', 'handshake', 'connect', 'pipe', 'chat', ...EXTERNAL, 'soak'];
 
 const PARAMS = {
   quick: {
@@ -40,6 +41,8 @@ const PARAMS = {
     pipe: { rounds: 1, lines: 10000 },
     chat: { rounds: 2, latencySamples: 40, messages: 2000, peerMessages: 30000 },
     externalTimeoutSeconds: 90,
+    // Load and soak (bench/soak.js): fewer sessions, a short run, the hub without its log.
+    soak: { connections: 50, rate: 10000, seconds: 25, variants: ['nolog'], iwant: true, ack: false },
   },
   full: {
     watchdogSeconds: 3600,
@@ -49,6 +52,8 @@ const PARAMS = {
     pipe: { rounds: 3, lines: 20000 },
     chat: { rounds: 5, latencySamples: 200, messages: 20000, peerMessages: 200000 },
     externalTimeoutSeconds: 1200,
+    // 200 neighbour sessions, 10,000 msg/s offered in total, 10 minutes per variant.
+    soak: { connections: 200, rate: 10000, seconds: 600, variants: ['nolog', 'log'], iwant: true, ack: false },
   },
 };
 
@@ -63,6 +68,10 @@ function parseArgs(argv) {
       opts.only = String(v ?? '').split(',').filter(Boolean);
       const bad = opts.only.filter((s) => !SUITES.includes(s));
       if (bad.length) usage(`unknown suite ${bad.join(', ')}`);
+    } else if (a === '--soak-seconds' || a.startsWith('--soak-seconds=')) {
+      const v = Number(a.includes('=') ? a.slice(15) : argv[++i]);
+      if (!(v > 0 && v <= 86_400)) usage('--soak-seconds needs a number of seconds from 1 to 86400');
+      process.env.BENCH_SOAK_SECONDS = String(v);
     } else if (a === '-h' || a === '--help') usage();
     else usage(`unknown argument ${a}`);
   }
@@ -70,7 +79,7 @@ function parseArgs(argv) {
 }
 
 function usage(err) {
-  const text = `usage: node bench/run.js [--quick] [--only ${SUITES.join(',')}]\n  --quick  small samples, under 2 minutes on 2 cores\n  (default) full mode: the figures to quote\n`;
+  const text = `usage: node bench/run.js [--quick] [--only ${SUITES.join(',')}] [--soak-seconds N]\n  --quick  small samples, under 2 minutes on 2 cores\n  (default) full mode: the figures to quote\n  --soak-seconds N  length of each soak run (also BENCH_SOAK_SECONDS; quick 25, full 600)\n`;
   if (err) {
     process.stderr.write(`bench: ${err}\n${text}`);
     process.exit(64);
@@ -133,11 +142,15 @@ async function main() {
   const t0 = performance.now();
   const startedAt = new Date().toISOString();
 
+  // The soak runs as long as it is told (--soak-seconds): the watchdog allows for that, plus set-up and drain.
+  const soakSeconds = Number(process.env.BENCH_SOAK_SECONDS) > 0 ? Number(process.env.BENCH_SOAK_SECONDS) : P.soak.seconds;
+  const soakVariants = process.env.BENCH_SOAK_VARIANTS ? process.env.BENCH_SOAK_VARIANTS.split(',').length : P.soak.variants.length;
+  const watchdogSeconds = P.watchdogSeconds + (opts.only.includes('soak') ? (soakSeconds + 150) * soakVariants : 0);
   const watchdog = setTimeout(() => {
-    log(`watchdog: the ${mode} run took longer than ${P.watchdogSeconds} s; killing ${liveCount()} children and giving up`);
+    log(`watchdog: the ${mode} run took longer than ${watchdogSeconds} s; killing ${liveCount()} children and giving up`);
     killAll();
     process.exit(70);
-  }, P.watchdogSeconds * 1000);
+  }, watchdogSeconds * 1000);
   watchdog.unref();
 
   if (!fs.existsSync(path.join(root, 'dist/src/cli/main.js'))) {
@@ -259,6 +272,16 @@ async function main() {
       log(`${name}: ${r.status}${r.error ? `: ${r.error}` : ''}`);
     });
   }
+
+  // Last: it loads the machine for minutes.
+  await suite('soak', async () => {
+    results.soak = await runSoak(ctx, P.soak);
+    for (const r of results.soak.runs) {
+      if (r.error) results.errors.push(`soak ${r.label}: ${r.error}`);
+      // Nothing may be lost or printed twice: either makes the run fail, with the figures.
+      else if (r.lost > 0 || r.hubDuplicates > 0) results.errors.push(`soak ${r.label}: ${r.lost} of ${r.sent} messages lost, ${r.hubDuplicates} printed twice by the hub`);
+    }
+  });
 
   results.finishedAt = new Date().toISOString();
   results.durationSeconds = (performance.now() - t0) / 1000;

@@ -156,6 +156,63 @@ function renderExternal(name, ext) {
   return renderJson(r);
 }
 
+/** bench/soak.js: one summary row per run, then each run's time series. */
+export function renderSoak(soak) {
+  const out = [];
+  const p = soak.params ?? {};
+  out.push(
+    `### Load and soak: one \`p2pcat listen\` hub, ${p.connections ?? '?'} neighbour sessions, ${fmt(p.rate)} msg/s offered in total, ${fmt(p.seconds)} s (bench/soak.js)`,
+  );
+  out.push('');
+  out.push(
+    'Offered: tokens of the load generator; sent: what the leaves wrote (a leaf holds at most `window` messages not yet printed by the hub: a closed loop, so "sent" is what the hub took). Lost: sent and never printed by the hub, after the drain. Fan-out: CHATs the other leaves received (eager push, or answers to their IWANT), and the share of all (message, other leaf) pairs that arrived. RSS slope: least squares over the second half of the load, MiB per minute. Hub CPU: share of one core; the machine is shared, so msg per CPU-second says what a core of its own would give.',
+  );
+  out.push('');
+  const runs = soak.runs ?? [];
+  out.push(
+    table(
+      ['Hub', 'sessions (in + dialled by hub)', 'seconds', 'offered msg/s', 'sent msg/s', 'at hub msg/s (all / 2nd half)', 'lost', 'dup at hub', 'fan-out msg/s (per msg, complete)', 'to hub p50 / p99', 'hub CPU % (msg per CPU-s)', 'RSS first / last / max', 'RSS slope 2nd half', 'sessions lost', 'load avg', 'Command', 'Problems'],
+      runs.map((r) =>
+        r.error
+          ? [r.label, '', '', '', '', '', '', '', '', '', '', '', '', '', '', '', r.error]
+          : [
+              r.label === 'log' ? 'with its log' : '--no-log',
+              `${r.connections} (${r.dialledIn} + ${r.dialledByHub}); ${r.connections + 1}st incoming: ${r.inboundCapProbe ?? 'not tried'}`,
+              fmt(r.seconds),
+              fmt(r.offeredRate),
+              fmt(r.sentRate),
+              `${fmt(r.deliveredAtHubRate)} / ${fmt(r.deliveredAtHubRateSecondHalf)}`,
+              `${fmt(r.lost)} of ${fmt(r.sent)}`,
+              fmt(r.hubDuplicates),
+              `${fmt(r.fanoutRate)} (${fmt(r.fanoutPerMessage)}, ${fmt(100 * (r.fanoutCompleteness ?? NaN))} %)`,
+              r.latencyToHubMs ? `${fmt(r.latencyToHubMs.p50, 'ms')} / ${fmt(r.latencyToHubMs.p99, 'ms')}` : 'n/a',
+              `${fmt(r.hubCpuPercent)} (${fmt(r.hubMsgsPerCpuSecond)})`,
+              `${fmt(r.rssFirstMiB)} / ${fmt(r.rssLastMiB)} / ${fmt(r.rssMaxMiB)} MiB`,
+              fmt(r.rssSlopeMiBPerMinSecondHalf, 'MiB/min'),
+              fmt(r.leafSessionsLost),
+              `${fmt(r.loadavg1?.start)} → ${fmt(r.loadavg1?.end)}`,
+              code(r.command),
+              [...(r.errors ?? []), ...(r.lostByLeaf?.length ? [`lost by leaf: ${r.lostByLeaf.join(', ')}`] : []), ...(r.leafEndsDuringRun ?? [])].join('; '),
+            ],
+      ),
+      ['', '', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ),
+  );
+  for (const r of runs.filter((x) => Array.isArray(x.series))) {
+    out.push('');
+    out.push(`**Soak ${r.label === 'log' ? 'with its log' : '--no-log'}: the hub over time** (rates over each interval)`);
+    out.push('');
+    const rows = r.series.map((s, i) => {
+      const prev = r.series[i - 1];
+      const dt = prev ? s.t - prev.t : 0;
+      const rate = (k) => (prev && dt > 0 ? fmt((s[k] - prev[k]) / dt) : '');
+      return [fmt(s.t), s.phase, fmt(s.hubRssMiB), prev && dt > 0 ? fmt((100 * (s.hubCpuS - prev.hubCpuS)) / dt) : '', rate('sent'), rate('atHub'), rate('fanout'), fmt(s.leavesUp), fmt(s.driverRssMiB), fmt(s.load1)];
+    });
+    out.push(table(['t (s)', 'phase', 'hub RSS MiB', 'hub CPU %', 'sent msg/s', 'at hub msg/s', 'fan-out msg/s', 'sessions up', 'driver RSS MiB', 'load avg'], rows, ['r', '', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
+  }
+  return out.join('\n');
+}
+
 export function renderMarkdown(res) {
   const out = [];
   out.push(`# p2pcat benchmarks (${res.mode} mode)`);
@@ -286,6 +343,7 @@ export function renderMarkdown(res) {
     out.push(`Command: ${code(res.startup.command)}`);
     if (res.startup.nodeFloorRssKiB) out.push(`\nPeak RSS of a bare \`node -e 0\` (the floor under every p2pcat RSS figure): ${fmt(res.startup.nodeFloorRssKiB / 1024, 'MiB')}.`);
   }
+  if (res.soak) out.push('', renderSoak(res.soak));
   const titles = { log: 'Log (bench/log.js, issue 3)', sync: 'Sync (bench/sync.js, issue 5)', mesh: 'Mesh (bench/mesh.js, issue 4)' };
   for (const name of Object.keys(titles)) {
     if (res.suites && !res.suites.includes(name)) continue;
