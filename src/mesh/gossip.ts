@@ -224,13 +224,16 @@ export class Gossip<P> {
         continue;
       }
       if (asked === undefined && this.#pending.size >= this.cfg.iwantPendingMax) break;
-      if (want.length >= this.cfg.iwantMaxIds) break;
       this.#pending.set(id, { at: now, sources: asked?.sources.filter((p) => p !== from) ?? [] });
       want.push(id);
     }
     if (want.length === 0) return [];
     this.stats.iwantIds += want.length;
-    return [{ to: from, type: 'IWANT', body: { ids: want } }];
+    // Every id lacked is asked for: an IHAVE carries up to 512, an IWANT at most 128, so several
+    // IWANTs (an id asked for only once per IHAVE round would be lost under load; the soak bench saw it).
+    const out: Out<P>[] = [];
+    for (let i = 0; i < want.length; i += this.cfg.iwantMaxIds) out.push({ to: from, type: 'IWANT', body: { ids: want.slice(i, i + this.cfg.iwantMaxIds) } });
+    return out;
   }
 
   /**

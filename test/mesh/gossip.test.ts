@@ -199,6 +199,8 @@ t.test('eager set bounds, IHAVE/IWANT bounds, and ttl caps', async (t) => {
   const many = Array.from({ length: 1000 }, (_, i) => i.toString(16).padStart(64, '0'));
   const want = g.onIHave(5, many, 0);
   t.equal((want[0]!.body.ids as string[]).length, gossipConfig(3).iwantMaxIds, 'IWANT is bounded');
+  t.ok(want.every((o) => o.type === 'IWANT' && (o.body.ids as string[]).length <= gossipConfig(3).iwantMaxIds), 'every IWANT is bounded');
+  t.same(want.flatMap((o) => o.body.ids as string[]), many, 'but every id lacked is asked for, in several IWANTs (none dropped past the first 128)');
   t.same(g.onIHave(6, many.slice(0, 10), 1), [], 'ids just asked for are not asked again at once');
   t.equal((g.onIHave(6, many.slice(0, 10), 10_000)[0]!.body.ids as string[]).length, 10, 'but are after the IWANT timeout');
 });
