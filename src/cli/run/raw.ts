@@ -34,6 +34,11 @@ export interface RawArgs extends CommonArgs {
 
 export interface RawPlan {
   listen?: { host?: string | undefined; port: number };
+  /**
+   * One peer to reach: a TCP dial (connect --raw), or a hole-punched udx
+   * stream (punch --raw), whose `direction` says which side starts the
+   * Noise handshake ('out', the default: we do).
+   */
   dialer?: Dialer;
 }
 
@@ -261,7 +266,7 @@ export async function runRaw(argv: RawArgs, plan: RawPlan): Promise<void> {
   const setup = setupPeer(argv);
   if (plan.dialer) {
     const conn = await plan.dialer.dial();
-    const { end } = await runSession(conn.stream, 'out', setup, argv, conn.addr);
+    const { end } = await runSession(conn.stream, conn.direction ?? 'out', setup, argv, conn.addr);
     return exitWith(end);
   }
   // Listening. With stdio, one session at a time (its bytes are our stdin and
