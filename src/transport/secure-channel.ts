@@ -256,6 +256,8 @@ export class SecureChannel {
     this.#recv = recv;
     this.#phase = 'hello';
     this.#decoder.setLimits({ maxFrameBytes: NOISE_MAX_MESSAGE_BYTES, minFrameBytes: AEAD_TAG_BYTES + 1 });
+    // Transport frames are decrypted as soon as they are whole (#onFrame), never kept.
+    this.#decoder.reuseJoinedFrames();
     const s = this.#static.publicKey;
     const sig = this.#opts.signer.sign(this.#bindingBytes(s));
     out.send.push(
