@@ -42,6 +42,19 @@ export interface RawPlan {
   dialer?: Dialer;
 }
 
+/** Buffers per fs.writev to stdout (Linux's IOV_MAX is 1024). */
+const STDOUT_BATCH = 256;
+
+/** Where received bytes go. */
+interface Output {
+  write(b: Buffer, done: () => void): void;
+  /** Bytes written but not yet taken. */
+  readonly pending: number;
+  /** No more bytes: close once everything is written. */
+  end(): void;
+  flushed(): Promise<void>;
+}
+
 /** Where the bytes come from and go to: our stdio, or a program run per session. */
 interface Endpoint {
   /** Start feeding input; call back with each chunk (and wait for the promise) and once at EOF. */
@@ -58,16 +71,19 @@ interface Endpoint {
   close(): void;
 }
 
-function stdioEndpoint(): Endpoint {
+/** Regular files, terminals and anything else: fs.writev from the thread pool. */
+function fdOutput(): Output {
   let pending = 0;
   let outputEnded = false;
   const queue: { b: Buffer; done: () => void }[] = [];
   let writing = false;
   const idle: (() => void)[] = [];
+  // Everything queued goes out in one fs.writev (up to STDOUT_BATCH buffers):
+  // a received read holds many frames, and one thread-pool round trip per
+  // frame was what held the receiver back (shared/PERF-FACTS.md).
   const drain = () => {
     if (writing) return;
-    const next = queue.shift();
-    if (!next) {
+    if (!queue.length) {
       if (outputEnded) {
         try {
           fs.closeSync(1);
@@ -79,28 +95,106 @@ function stdioEndpoint(): Endpoint {
       return;
     }
     writing = true;
-    let off = 0;
-    const step = () => {
-      fs.write(1, next.b, off, next.b.length - off, null, (err, n) => {
-        if (err) {
-          if (err.code === 'EAGAIN') return setTimeout(step, 1);
-          if (err.code === 'EPIPE') process.exit(EXIT.OK);
-          process.stderr.write(`p2pcat: P2PCAT_ERR_IO: stdout: ${err.message}\n`);
-          process.exit(EXIT.IOERR);
+    const batch = queue.slice(0, STDOUT_BATCH);
+    fs.writev(1, batch.map((q) => q.b), null, (err, n) => {
+      writing = false;
+      if (err) {
+        if (err.code === 'EAGAIN') {
+          setTimeout(drain, 1);
+          return;
         }
-        off += n;
-        if (off < next.b.length) return step();
-        pending -= next.b.length;
-        writing = false;
-        next.done();
-        drain();
-      });
-    };
-    step();
+        if (err.code === 'EPIPE') process.exit(EXIT.OK);
+        process.stderr.write(`p2pcat: P2PCAT_ERR_IO: stdout: ${err.message}\n`);
+        process.exit(EXIT.IOERR);
+      }
+      // A short write leaves the rest of a buffer at the head of the queue.
+      const finished: (() => void)[] = [];
+      while (n > 0) {
+        const head = queue[0]!;
+        if (n >= head.b.length) {
+          n -= head.b.length;
+          pending -= head.b.length;
+          queue.shift();
+          finished.push(head.done);
+        } else {
+          head.b = head.b.subarray(n);
+          pending -= n;
+          n = 0;
+        }
+      }
+      for (const f of finished) f();
+      drain();
+    });
   };
   return {
-    interactive: tty.isatty(0),
+    write(b, done) {
+      pending += b.length;
+      queue.push({ b, done });
+      drain();
+    },
+    get pending() {
+      return pending;
+    },
+    end() {
+      outputEnded = true;
+      drain();
+    },
     flushed: () => (writing || queue.length ? new Promise<void>((r) => idle.push(r)) : Promise.resolve()),
+  };
+}
+
+/**
+ * A pipe or socket (`| tar x`, a test harness): a non-blocking libuv stream
+ * on fd 1, as process.stdout would be, but without its synchronous writes
+ * on Linux. Each write goes to the kernel at once and its buffer is freed
+ * (no thread-pool round trip, buffers die young); when the reader is slow,
+ * writes queue and `pending` grows, which pauses the session.
+ */
+function socketOutput(): Output {
+  const sock = new net.Socket({ fd: 1, readable: false, writable: true });
+  let pending = 0;
+  const idle: (() => void)[] = [];
+  sock.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(EXIT.OK);
+    process.stderr.write(`p2pcat: P2PCAT_ERR_IO: stdout: ${err.message}\n`);
+    process.exit(EXIT.IOERR);
+  });
+  // end(): everything written, then the fd is closed, so the reader sees EOF.
+  sock.once('finish', () => sock.destroy());
+  return {
+    write(b, done) {
+      pending += b.length;
+      sock.write(b, () => {
+        pending -= b.length;
+        done();
+        if (pending === 0) for (const f of idle.splice(0)) f();
+      });
+    },
+    get pending() {
+      return pending;
+    },
+    end() {
+      if (!sock.writableEnded) sock.end();
+    },
+    flushed: () => (pending === 0 ? Promise.resolve() : new Promise<void>((r) => idle.push(r))),
+  };
+}
+
+function stdoutOutput(): Output {
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.fstatSync(1);
+  } catch {
+    /* no stdout: fdOutput reports the error on the first write */
+  }
+  return st && (st.isFIFO() || st.isSocket()) ? socketOutput() : fdOutput();
+}
+
+function stdioEndpoint(): Endpoint {
+  const out = stdoutOutput();
+  return {
+    interactive: tty.isatty(0),
+    flushed: () => out.flushed(),
     pump(onData, onEof) {
       // A regular file is read with fs.read into one reused 1 MiB buffer (fast).
       // Anything else (pipe, socket, terminal) goes through process.stdin: a
@@ -139,18 +233,11 @@ function stdioEndpoint(): Endpoint {
       };
       loop();
     },
-    write(b, done) {
-      pending += b.length;
-      queue.push({ b, done });
-      drain();
-    },
+    write: (b, done) => out.write(b, done),
     get pending() {
-      return pending;
+      return out.pending;
     },
-    endOutput() {
-      outputEnded = true;
-      drain();
-    },
+    endOutput: () => out.end(),
     close() {
       /* process exit closes stdio */
     },
