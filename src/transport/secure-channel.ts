@@ -138,6 +138,18 @@ export class SecureChannel {
     return result;
   }
 
+  /**
+   * Like receive(), for a chunk in a buffer the caller reuses (a socket's
+   * onread buffer): whatever part of it stays held (a partial frame) is copied.
+   */
+  receiveTransient(chunk: Uint8Array): ReceiveResult {
+    try {
+      return this.receive(chunk);
+    } finally {
+      this.#decoder.ownHeld();
+    }
+  }
+
   /** Encrypt one protocol message into a frame. */
   seal(type: MsgName, body: Record<string, unknown> = {}): Buffer {
     if (this.#phase !== 'up' && !(this.#phase === 'hello' && type === 'HELLO')) throw new Error(`cannot send ${type} before the session is up`);

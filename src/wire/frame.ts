@@ -42,6 +42,15 @@ export class FrameDecoder {
     this.#scratch ??= Buffer.allocUnsafe(this.#maxFrameBytes);
   }
 
+  /**
+   * Copy the bytes held (a partial frame) into a buffer of the decoder's
+   * own, so the caller may reuse the buffers it pushed (a socket reading
+   * into one reused buffer). One copy of at most a frame per call.
+   */
+  ownHeld(): void {
+    if (this.#chunks.length > 0) this.#chunks = [Buffer.concat(this.#chunks, this.#buffered)];
+  }
+
   /** Bytes held that do not yet make a whole frame. */
   get buffered(): number {
     return this.#buffered;

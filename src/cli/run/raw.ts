@@ -14,7 +14,7 @@ import tty from 'node:tty';
 import net from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { P2pcatError, EXIT } from '../../errors.js';
-import { RAW_READ_BYTES, RAW_STDOUT_QUEUE_MAX_BYTES, MAX_PENDING_HANDSHAKES, MAX_CONNECTIONS, CLOSE_TIMEOUT_MS } from '../../limits.js';
+import { RAW_READ_BYTES, RAW_STDOUT_QUEUE_MAX_BYTES, MAX_PENDING_HANDSHAKES, MAX_CONNECTIONS, CLOSE_TIMEOUT_MS, CONNECT_TIMEOUT_MS } from '../../limits.js';
 import { RawSession, type RawEnd } from '../../transport/raw.js';
 import type { SessionStream } from '../../transport/session.js';
 import { setupPeer, type PeerSetup } from './setup.js';
@@ -40,6 +40,53 @@ export interface RawPlan {
    * Noise handshake ('out', the default: we do).
    */
   dialer?: Dialer;
+  /** connect --raw: a TCP peer, read with `onread` into one reused buffer (dialFed). */
+  tcp?: { host: string; port: number; text: string };
+}
+
+/** A TCP socket whose reads land in one reused buffer and go to the session bound to it. */
+interface FedSocket {
+  socket: net.Socket;
+  bind(s: RawSession): void;
+}
+
+/**
+ * Dial for connect --raw. Like chat's tcpDialer, but the socket reads with
+ * `onread` into one reused RAW_READ_BYTES buffer: up to 1 MiB per read
+ * instead of a fresh 64 KiB buffer each time, so most frames are decrypted
+ * where they landed and the receiver allocates (and collects) a third as
+ * much (shared/PERF-FACTS.md). Node offers `onread` to dialled sockets only.
+ */
+function dialFed(target: { host: string; port: number; text: string }): Promise<FedSocket> {
+  let sink: RawSession | undefined;
+  const buffer = Buffer.allocUnsafe(RAW_READ_BYTES);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({
+      host: target.host,
+      port: target.port,
+      allowHalfOpen: true,
+      onread: {
+        buffer,
+        callback: (n: number, buf: Uint8Array) => {
+          sink?.feed(Buffer.from(buf.buffer, buf.byteOffset, n));
+          return true;
+        },
+      },
+    });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(P2pcatError.unavailable(`${target.text}: no answer within ${CONNECT_TIMEOUT_MS / 1000} s`));
+    }, CONNECT_TIMEOUT_MS);
+    socket.once('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(P2pcatError.unavailable(`${target.text}: ${e.code === 'ECONNREFUSED' ? 'connection refused' : e.code === 'ENOTFOUND' ? 'host not found' : (e.code ?? e.message)}`, e));
+    });
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      resolve({ socket, bind: (s) => (sink = s) });
+    });
+  });
 }
 
 /** Buffers per fs.writev to stdout (Linux's IOV_MAX is 1024). */
@@ -281,7 +328,7 @@ function execEndpoint(cmd: string): Endpoint {
 }
 
 /** Run one raw session to its end over a connected stream. */
-function runSession(stream: SessionStream, direction: 'in' | 'out', setup: PeerSetup, argv: RawArgs, addr?: string): Promise<{ end: RawEnd; up: boolean }> {
+function runSession(stream: SessionStream, direction: 'in' | 'out', setup: PeerSetup, argv: RawArgs, addr?: string, fed?: FedSocket): Promise<{ end: RawEnd; up: boolean }> {
   return new Promise((resolve) => {
     const s = new RawSession(stream, {
       initiator: direction === 'out',
@@ -291,7 +338,9 @@ function runSession(stream: SessionStream, direction: 'in' | 'out', setup: PeerS
       handshakeTimeoutMs: setup.handshakeTimeoutMs,
       direction,
       ...(addr ? { addr } : {}),
+      ...(fed ? { fed: true } : {}),
     });
+    fed?.bind(s);
     let endpoint: Endpoint | undefined;
     let up = false;
     // --idle-timeout: no byte either way for that long ends the session.
@@ -351,6 +400,11 @@ function runSession(stream: SessionStream, direction: 'in' | 'out', setup: PeerS
 
 export async function runRaw(argv: RawArgs, plan: RawPlan): Promise<void> {
   const setup = setupPeer(argv);
+  if (plan.tcp) {
+    const conn = await dialFed(plan.tcp);
+    const { end } = await runSession(conn.socket, 'out', setup, argv, plan.tcp.text, conn);
+    return exitWith(end);
+  }
   if (plan.dialer) {
     const conn = await plan.dialer.dial();
     const { end } = await runSession(conn.stream, conn.direction ?? 'out', setup, argv, conn.addr);
