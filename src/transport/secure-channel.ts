@@ -81,6 +81,7 @@ export class SecureChannel {
   #rekeyAfter: number;
   #sentSinceRekey = 0;
   #recvSinceRekey = 0;
+  #dataScratch: Buffer | undefined;
 
   constructor(opts: ChannelOptions) {
     this.initiator = opts.initiator;
@@ -166,10 +167,13 @@ export class SecureChannel {
     const maxChunk = NOISE_MAX_MESSAGE_BYTES - AEAD_TAG_BYTES - 1;
     const frames = Math.max(1, Math.ceil(data.length / maxChunk));
     const out = Buffer.allocUnsafe(data.length + frames * (FRAME_LENGTH_PREFIX_BYTES + 1 + AEAD_TAG_BYTES));
+    // The plaintext of each frame is built in one reused buffer: encryption
+    // reads it at once and returns fresh ciphertext.
+    const scratch = (this.#dataScratch ??= Buffer.allocUnsafe(1 + maxChunk));
     let off = 0;
     for (let i = 0; i < frames; i++) {
       const chunk = data.subarray(i * maxChunk, Math.min(data.length, (i + 1) * maxChunk));
-      const pt = Buffer.allocUnsafe(1 + chunk.length);
+      const pt = scratch.subarray(0, 1 + chunk.length);
       pt[0] = MSG.DATA;
       pt.set(chunk, 1);
       const frame = this.#sealBytes(pt, false);

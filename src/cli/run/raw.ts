@@ -104,7 +104,10 @@ interface Output {
 
 /** Where the bytes come from and go to: our stdio, or a program run per session. */
 interface Endpoint {
-  /** Start feeding input; call back with each chunk (and wait for the promise) and once at EOF. */
+  /**
+   * Start feeding input; call back with each chunk (and wait for the promise)
+   * and once at EOF. onData has taken (sealed) the chunk by the time it returns.
+   */
   pump(onData: (b: Buffer) => Promise<void>, onEof: () => void): void;
   write(b: Buffer, done: () => void): void;
   /** Bytes written but not yet taken. */
@@ -266,19 +269,32 @@ function stdioEndpoint(): Endpoint {
         stdin.once('error', () => onEof());
         return;
       }
+      // onData seals (copies) the bytes before it returns, so the buffer is
+      // free at once: the next read runs while the socket drains.
       const buf = Buffer.allocUnsafe(RAW_READ_BYTES);
-      const loop = () => {
-        fs.read(0, buf, 0, buf.length, null, (err, n) => {
-          if (err) {
-            say(`P2PCAT_ERR_IO: stdin: ${err.message}`);
+      const readInto = () => new Promise<number>((res, rej) => fs.read(0, buf, 0, buf.length, null, (err, n) => (err ? rej(err) : res(n))));
+      const loop = async () => {
+        let reading = readInto();
+        for (;;) {
+          let n: number;
+          try {
+            n = await reading;
+          } catch (e) {
+            say(`P2PCAT_ERR_IO: stdin: ${(e as Error).message}`);
             return onEof();
           }
           if (n === 0) return onEof();
-          // The buffer is reused: sealData copies it before the next read.
-          onData(buf.subarray(0, n)).then(loop, () => onEof());
-        });
+          const sent = onData(buf.subarray(0, n));
+          reading = readInto();
+          try {
+            await sent;
+          } catch {
+            reading.catch(() => {});
+            return onEof();
+          }
+        }
       };
-      loop();
+      void loop();
     },
     write: (b, done) => out.write(b, done),
     get pending() {
