@@ -81,7 +81,7 @@ export class RawSession extends EventEmitter {
   }
 
   /** Send bytes; false when the socket is full: wait for 'drain'. */
-  write(data: Uint8Array): boolean {
+  write(data: Uint8Array | readonly Uint8Array[]): boolean {
     if (!this.#peer || this.#eofOut || this.#ended) return false;
     return this.#s.write(this.#ch.sealData(data));
   }

@@ -162,21 +162,33 @@ export class SecureChannel {
    * one buffer ready for a single write (shared/PERF-FACTS.md: one write per
    * read is what makes the bulk path fast).
    */
-  sealData(data: Uint8Array): Buffer {
+  sealData(data: Uint8Array | readonly Uint8Array[]): Buffer {
     if (this.#phase !== 'up') throw new Error('cannot send DATA before the session is up');
+    // Several pieces (a carried tail and a new read) are gathered into full
+    // frames: each frame's plaintext is built in one reused buffer, which
+    // encryption reads at once (returning fresh ciphertext).
+    const parts = data instanceof Uint8Array ? [data] : data;
+    let length = 0;
+    for (const p of parts) length += p.length;
     const maxChunk = NOISE_MAX_MESSAGE_BYTES - AEAD_TAG_BYTES - 1;
-    const frames = Math.max(1, Math.ceil(data.length / maxChunk));
-    const out = Buffer.allocUnsafe(data.length + frames * (FRAME_LENGTH_PREFIX_BYTES + 1 + AEAD_TAG_BYTES));
-    // The plaintext of each frame is built in one reused buffer: encryption
-    // reads it at once and returns fresh ciphertext.
+    const frames = Math.max(1, Math.ceil(length / maxChunk));
+    const out = Buffer.allocUnsafe(length + frames * (FRAME_LENGTH_PREFIX_BYTES + 1 + AEAD_TAG_BYTES));
     const scratch = (this.#dataScratch ??= Buffer.allocUnsafe(1 + maxChunk));
     let off = 0;
+    let part = 0;
+    let partOff = 0;
     for (let i = 0; i < frames; i++) {
-      const chunk = data.subarray(i * maxChunk, Math.min(data.length, (i + 1) * maxChunk));
-      const pt = scratch.subarray(0, 1 + chunk.length);
-      pt[0] = MSG.DATA;
-      pt.set(chunk, 1);
-      const frame = this.#sealBytes(pt, false);
+      const size = Math.min(maxChunk, length - i * maxChunk);
+      scratch[0] = MSG.DATA;
+      for (let filled = 0; filled < size; ) {
+        const p = parts[part]!;
+        const k = Math.min(size - filled, p.length - partOff);
+        scratch.set(p.subarray(partOff, partOff + k), 1 + filled);
+        filled += k;
+        partOff += k;
+        if (partOff === p.length) (part++, (partOff = 0));
+      }
+      const frame = this.#sealBytes(scratch.subarray(0, 1 + size), false);
       out.writeUInt16BE(frame.length, off);
       out.set(frame, off + FRAME_LENGTH_PREFIX_BYTES);
       off += FRAME_LENGTH_PREFIX_BYTES + frame.length;

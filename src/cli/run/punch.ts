@@ -25,8 +25,8 @@ export async function runPunch(argv: PunchArgs): Promise<void> {
   const port = argv.port !== undefined ? parsePort(argv.port, 'local port') : 0;
   // The same room derivation runChat does; the punch needs the key first (for tokens and probe keys).
   const room = deriveRoom(checkRoomName(argv.room ?? process.env.P2PCAT_ROOM ?? DEFAULT_ROOM), readSecret({ secretFile: argv['secret-file'], secret: argv.secret }));
-  const interactive = !argv.json && process.stdin.isTTY === true && process.stdout.isTTY === true;
-  const pathOnStderr = interactive || argv.raw === true;
+  // In raw mode process.stdin is never touched: runRaw reads fd 0 itself.
+  const pathOnStderr = argv.raw === true || (!argv.json && process.stdin.isTTY === true && process.stdout.isTTY === true);
   const dialer: Dialer = {
     text: `punch via ${formatEndpoint(rendezvous)}`,
     dial: async () => {

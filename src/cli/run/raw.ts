@@ -14,7 +14,7 @@ import tty from 'node:tty';
 import net from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { P2pcatError, EXIT } from '../../errors.js';
-import { RAW_READ_BYTES, RAW_STDOUT_QUEUE_MAX_BYTES, MAX_PENDING_HANDSHAKES, MAX_CONNECTIONS, CLOSE_TIMEOUT_MS, CONNECT_TIMEOUT_MS } from '../../limits.js';
+import { FRAME_MAX_PLAINTEXT_BYTES, RAW_READ_BYTES, RAW_STDOUT_QUEUE_MAX_BYTES, MAX_PENDING_HANDSHAKES, MAX_CONNECTIONS, CLOSE_TIMEOUT_MS, CONNECT_TIMEOUT_MS } from '../../limits.js';
 import { RawSession, type RawEnd } from '../../transport/raw.js';
 import type { SessionStream } from '../../transport/session.js';
 import { setupPeer, type PeerSetup } from './setup.js';
@@ -92,6 +92,88 @@ function dialFed(target: { host: string; port: number; text: string }): Promise<
 /** Buffers per fs.writev to stdout (Linux's IOV_MAX is 1024). */
 const STDOUT_BATCH = 256;
 
+/** Input handed over: true, or a promise that resolves once the socket has room again. */
+type OnData = (b: Buffer | Buffer[]) => true | Promise<void>;
+
+/** A frame's worth of DATA (its plaintext minus the type byte). */
+const FRAME_DATA_BYTES = FRAME_MAX_PLAINTEXT_BYTES - 1;
+/** How long a piece shorter than a frame waits for more input before it is sent alone. */
+const CARRY_FLUSH_MS = 1;
+
+/**
+ * Read a pipe or socket on fd 0 with `onread` into one reused buffer, and
+ * send only whole frames: a pipe delivers at most 64 KiB per read, which
+ * would otherwise be one full frame and an 18-byte one each time
+ * (shared/PERF-FACTS.md). The tail waits in `carry` for the next read, or
+ * CARRY_FLUSH_MS when no more input comes (interactive use), or EOF.
+ */
+function pumpStream(onData: OnData, onEof: () => void): void {
+  const buffer = Buffer.allocUnsafe(RAW_READ_BYTES);
+  const carry = Buffer.allocUnsafe(FRAME_DATA_BYTES);
+  let carried = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let done = false;
+  const finish = () => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    sock.destroy();
+    onEof();
+  };
+  const handed = (r: true | Promise<void>) => {
+    if (r === true) return;
+    sock.pause();
+    r.then(() => sock.resume(), finish);
+  };
+  const flush = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (carried === 0 || done) return;
+    const r = onData(carry.subarray(0, carried));
+    carried = 0;
+    handed(r);
+  };
+  // Node's Socket constructor takes onread (net.connect passes it through), but its typings do not say so.
+  const opts: net.SocketConstructorOpts & Pick<net.TcpSocketConnectOpts, 'onread'> = {
+    fd: 0,
+    readable: true,
+    writable: false,
+    onread: {
+      buffer,
+      callback: (n: number, buf: Uint8Array) => {
+        if (done) return false;
+        clearTimeout(timer);
+        timer = undefined;
+        let data = Buffer.from(buf.buffer, buf.byteOffset, n);
+        const total = carried + n;
+        const full = total - (total % FRAME_DATA_BYTES);
+        let r: true | Promise<void> = true;
+        if (full > 0) {
+          const take = full - carried;
+          r = onData(carried ? [carry.subarray(0, carried), data.subarray(0, take)] : data.subarray(0, take));
+          data = data.subarray(take);
+          carried = 0;
+        }
+        // The read buffer is reused: what is left waits in carry.
+        data.copy(carry, carried);
+        carried += data.length;
+        if (carried) timer = setTimeout(flush, CARRY_FLUSH_MS);
+        handed(r);
+        return true;
+      },
+    },
+  };
+  const sock = new net.Socket(opts);
+  sock.on('end', () => {
+    flush();
+    finish();
+  });
+  sock.on('error', (e: NodeJS.ErrnoException) => {
+    say(`P2PCAT_ERR_IO: stdin: ${e.code ?? e.message}`);
+    finish();
+  });
+}
+
 /** Where received bytes go. */
 interface Output {
   write(b: Buffer, done: () => void): void;
@@ -106,9 +188,10 @@ interface Output {
 interface Endpoint {
   /**
    * Start feeding input; call back with each chunk (and wait for the promise)
-   * and once at EOF. onData has taken (sealed) the chunk by the time it returns.
+   * and once at EOF. onData has taken (sealed) the chunk by the time it
+   * returns: true when more may follow at once, else a promise for when.
    */
-  pump(onData: (b: Buffer) => Promise<void>, onEof: () => void): void;
+  pump(onData: OnData, onEof: () => void): void;
   write(b: Buffer, done: () => void): void;
   /** Bytes written but not yet taken. */
   readonly pending: number;
@@ -246,21 +329,24 @@ function stdioEndpoint(): Endpoint {
     interactive: tty.isatty(0),
     flushed: () => out.flushed(),
     pump(onData, onEof) {
-      // A regular file is read with fs.read into one reused 1 MiB buffer (fast).
-      // Anything else (pipe, socket, terminal) goes through process.stdin: a
-      // blocking read parked in libuv's thread pool would keep the process
-      // from exiting while the other side is done.
-      let isFile = false;
+      // A regular file is read with fs.read into one reused 1 MiB buffer, a
+      // pipe or socket with onread (pumpStream); anything else (a terminal)
+      // goes through process.stdin. (A blocking read of a pipe parked in
+      // libuv's thread pool would keep the process from exiting.)
+      let st: fs.Stats | undefined;
       try {
-        isFile = fs.fstatSync(0).isFile();
+        st = fs.fstatSync(0);
       } catch {
         /* no stdin */
       }
-      if (!isFile) {
+      if (st && (st.isFIFO() || st.isSocket())) return pumpStream(onData, onEof);
+      if (!st?.isFile()) {
         const stdin = process.stdin;
         stdin.on('data', (b: Buffer) => {
+          const r = onData(b);
+          if (r === true) return;
           stdin.pause();
-          onData(b).then(
+          r.then(
             () => stdin.resume(),
             () => onEof(),
           );
@@ -319,8 +405,10 @@ function execEndpoint(cmd: string): Endpoint {
     flushed: () => exited,
     pump(onData, onEof) {
       child.stdout!.on('data', (b: Buffer) => {
+        const r = onData(b);
+        if (r === true) return;
         child.stdout!.pause();
-        onData(b).then(() => child.stdout!.resume(), () => onEof());
+        r.then(() => child.stdout!.resume(), () => onEof());
       });
       child.stdout!.on('end', onEof);
     },
@@ -375,14 +463,15 @@ function runSession(stream: SessionStream, direction: 'in' | 'out', setup: PeerS
       const ep = endpoint;
       if (argv['recv-only']) return s.endWrite();
       ep.pump(
-        (b) =>
-          new Promise<void>((res, rej) => {
-            touch();
-            if (s.write(b)) return res();
+        (b) => {
+          touch();
+          if (s.write(b)) return true;
+          return new Promise<void>((res, rej) => {
             if (s.eofReceived && !s.writableLength) return rej(new Error('closed'));
             s.once('drain', () => res());
             s.once('end', () => rej(new Error('closed')));
-          }),
+          });
+        },
         () => s.endWrite(),
       );
     });
