@@ -238,12 +238,21 @@ async function rawOnce(tool, file, size) {
     l = await tool.listener(fd);
     c = tool.client(l.port);
     let bytes = 0;
-    c.child.stdout.on('data', (b) => (bytes += b.length));
+    let tFirst;
+    let tLast;
+    c.child.stdout.on('data', (b) => {
+      tFirst ??= performance.now();
+      tLast = performance.now();
+      bytes += b.length;
+    });
     const outEnd = new Promise((r) => c.child.stdout.once('close', r));
     const exited = await waitExit(c, 60_000 + size / 1e6 * 200);
     const seconds = ((c.tExit ?? performance.now()) - c.t0) / 1000;
     await Promise.race([outEnd, new Promise((r) => setTimeout(r, 2000))]);
-    return { exited, code: c.code, signal: c.signal, seconds, bytes };
+    // Also the data phase alone (first byte -> last byte at the client's
+    // stdout): the pipe without start-up and handshake.
+    const dataSeconds = tFirst !== undefined && tLast > tFirst ? (tLast - tFirst) / 1000 : null;
+    return { exited, code: c.code, signal: c.signal, seconds, dataSeconds, startMs: tFirst !== undefined ? tFirst - c.t0 : null, bytes };
   } finally {
     fs.closeSync(fd);
     if (c) await stop(c);
@@ -267,7 +276,7 @@ export async function runRawPipe(ctx, { rounds, megabytes }) {
   const file = path.join(ctx.tmp, 'raw.bin');
   randomFile(file, size);
   const list = rawTools(ctx);
-  const acc = Object.fromEntries(list.map((t) => [t.id, { seconds: [], delivered: [], codes: [], errors: [] }]));
+  const acc = Object.fromEntries(list.map((t) => [t.id, { seconds: [], dataSeconds: [], startMs: [], delivered: [], codes: [], errors: [] }]));
   try {
     for (let r = 0; r < rounds; r++) {
       for (const t of list.map((_, i) => list[(i + r) % list.length])) {
@@ -276,10 +285,13 @@ export async function runRawPipe(ctx, { rounds, megabytes }) {
           const res = await rawOnce(t, file, size);
           a.delivered[r] = res.bytes;
           a.codes[r] = res.exited ? res.code : 'killed (no exit)';
-          a.seconds[r] = res.bytes === size && res.code === 0 ? res.seconds : null;
+          const ok = res.bytes === size && res.code === 0;
+          a.seconds[r] = ok ? res.seconds : null;
+          a.dataSeconds[r] = ok ? res.dataSeconds : null;
+          a.startMs[r] = ok ? res.startMs : null;
           if (res.code === 0 && res.bytes !== size) a.errors.push(`round ${r + 1}: exited 0 but delivered ${res.bytes} of ${size} bytes`);
           else if (res.code !== 0) a.errors.push(`round ${r + 1}: client exit ${a.codes[r]}, delivered ${res.bytes} of ${size}`);
-          ctx.log(`raw round ${r + 1}/${rounds} ${t.id}: exit ${a.codes[r]} after ${res.seconds.toFixed(2)} s, ${(res.bytes / 1e6 / res.seconds).toFixed(0)} MB/s, delivered ${res.bytes}/${size}`);
+          ctx.log(`raw round ${r + 1}/${rounds} ${t.id}: exit ${a.codes[r]} after ${res.seconds.toFixed(2)} s, ${(res.bytes / 1e6 / res.seconds).toFixed(0)} MB/s (data phase ${res.dataSeconds ? (res.bytes / 1e6 / res.dataSeconds).toFixed(0) : '?'} MB/s, first byte after ${res.startMs?.toFixed(0) ?? '?'} ms), delivered ${res.bytes}/${size}`);
         } catch (e) {
           a.errors.push(`round ${r + 1}: ${e.message.split('\n')[0]}`);
           ctx.log(`raw round ${r + 1}/${rounds} ${t.id}: FAILED: ${e.message}`);
@@ -292,11 +304,15 @@ export async function runRawPipe(ctx, { rounds, megabytes }) {
   return list.map((t) => {
     const a = acc[t.id];
     const secs = Array.from({ length: rounds }, (_, r) => a.seconds[r] ?? null);
+    const dsecs = Array.from({ length: rounds }, (_, r) => a.dataSeconds[r] ?? null);
     return {
       id: t.id,
       label: t.label,
       commands: t.commands,
       bytes: size,
+      // Data phase only (client's first byte -> last byte), and spawn -> first byte.
+      dataRate: { median: median(dsecs.map((s) => (s ? size / 1e6 / s : null))), perRound: dsecs.map((s) => (s ? size / 1e6 / s : null)) },
+      firstByteMs: median(Array.from({ length: rounds }, (_, r) => a.startMs[r] ?? null)),
       rounds,
       seconds: median(secs),
       // MB = 10^6 bytes, as PERF-FACTS.md counts them.

@@ -94,6 +94,11 @@ function ratioRows(res) {
       if (pr.errors.length && pr.rate.median === null) rows.push([what, peer.label, 'n/a', `p2pcat failed: ${pr.errors[0]}`, 'n/a', fmt(peer.rate.median, 'MB/s')]);
       else rows.push(ratioRow(what, pr.rate.median, peer.rate.median, peer.label, true, 'MB/s', pairedRatio(pr.rate.perRound, peer.rate.perRound)));
     }
+    if (pr.dataRate) {
+      for (const peer of raw.filter((x) => x.id !== 'p2pcat' && x.dataRate)) {
+        rows.push(ratioRow('raw bytes, data phase only (first → last byte at the client): MB/s', pr.dataRate.median, peer.dataRate.median, peer.label, true, 'MB/s', pairedRatio(pr.dataRate.perRound, peer.dataRate.perRound)));
+      }
+    }
   }
   const hs = res.handshakes?.inProcess ?? [];
   const ph = byId(hs, 'p2pcat');
@@ -281,17 +286,19 @@ export function renderMarkdown(res) {
     out.push('');
     out.push(
       table(
-        ['Tool', 'client spawn → exit (median)', 'MB/s (median)', 'per round', 'client exit per round', 'Commands (listener; client)', 'Problems'],
+        ['Tool', 'client spawn → exit (median)', 'MB/s (median)', 'per round', 'spawn → first byte', 'data phase MB/s', 'client exit per round', 'Commands (listener; client)', 'Problems'],
         res.raw.map((t) => [
           t.label,
           fmt(t.seconds, 's'),
           fmt(t.rate.median),
           t.rate.perRound.map((x) => fmt(x)).join(', '),
+          fmt(t.firstByteMs, 'ms'),
+          fmt(t.dataRate?.median),
           t.exitCodes.map((c) => c ?? 'n/a').join(', '),
           [code(t.commands.listener), code(t.commands.client)].join('<br>'),
           t.errors.join('; '),
         ]),
-        ['', 'r', 'r', 'r', 'r'],
+        ['', 'r', 'r', 'r', 'r', 'r', 'r'],
       ),
     );
   }
