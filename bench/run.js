@@ -24,7 +24,7 @@ import { renderMarkdown } from './lib/report.js';
 import { runChat } from './chat.js';
 import { runInprocHandshakes, runConnectTimes } from './handshake.js';
 import { runStartup } from './startup.js';
-import { runPipe } from './pipe.js';
+import { runPipe, runRawPipe } from './pipe.js';
 import { runSoak } from './soak.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -39,6 +39,7 @@ const PARAMS = {
     handshake: { rounds: 2, handshakes: 200, sTimeSeconds: 1 },
     connect: { rounds: 1, samples: 6 },
     pipe: { rounds: 1, lines: 10000 },
+    raw: { rounds: 1, megabytes: 256 },
     chat: { rounds: 2, latencySamples: 40, messages: 2000, peerMessages: 30000 },
     externalTimeoutSeconds: 90,
     // Load and soak (bench/soak.js): fewer sessions, a short run, the hub without its log.
@@ -50,6 +51,7 @@ const PARAMS = {
     handshake: { rounds: 5, handshakes: 1000, sTimeSeconds: 3 },
     connect: { rounds: 5, samples: 10 },
     pipe: { rounds: 3, lines: 20000 },
+    raw: { rounds: 5, megabytes: 1024 },
     chat: { rounds: 5, latencySamples: 200, messages: 20000, peerMessages: 200000 },
     externalTimeoutSeconds: 1200,
     // 200 neighbour sessions, 10,000 msg/s offered in total, 10 minutes per variant.
@@ -261,6 +263,8 @@ async function main() {
   });
   await suite('pipe', async () => {
     results.pipe = await runPipe(ctx, P.pipe);
+    // Raw bytes (issue 8): listener sends a file, side by side with nc, ncat --ssl, socat OPENSSL.
+    results.raw = await runRawPipe(ctx, P.raw);
   });
   await suite('chat', async () => {
     results.chat = await runChat(ctx, P.chat);

@@ -88,9 +88,10 @@ export class LineTap {
 
 /**
  * Start a child in its own process group. stdio entries: 'pipe', 'ignore',
- * or a file descriptor. Returns a handle with taps on piped stdout/stderr.
+ * or a file descriptor. Returns a handle with taps on piped stdout/stderr
+ * (tapStdout: false leaves stdout untouched).
  */
-export function start(cmd, args, { env = process.env, stdin = 'pipe', stdout = 'pipe', stderr = 'pipe', cwd } = {}) {
+export function start(cmd, args, { env = process.env, stdin = 'pipe', stdout = 'pipe', stderr = 'pipe', cwd, tapStdout = true } = {}) {
   const t0 = performance.now();
   const child = spawn(cmd, args, { env, cwd, stdio: [stdin, stdout, stderr], detached: true });
   const p = {
@@ -102,7 +103,8 @@ export function start(cmd, args, { env = process.env, stdin = 'pipe', stdout = '
     exited: false,
     code: null,
     signal: null,
-    out: child.stdout ? new LineTap(child.stdout) : undefined,
+    // tapStdout: false leaves a piped stdout as raw Buffers for the caller (bulk byte counts).
+    out: child.stdout && tapStdout ? new LineTap(child.stdout) : undefined,
     err: child.stderr ? new LineTap(child.stderr) : undefined,
   };
   p.exit = new Promise((resolve) => {

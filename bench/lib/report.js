@@ -86,6 +86,20 @@ function ratioRows(res) {
       else rows.push(ratioRow(`\`client < FILE\` (${pp.lines} lines), then EOF: lines/s`, pp.rate.median, peer.rate.median, peer.label, true, 'lines/s', pairedRatio(pp.rate.perRound, peer.rate.perRound)));
     }
   }
+  const raw = res.raw ?? [];
+  const pr = byId(raw, 'p2pcat');
+  if (pr) {
+    const what = `raw bytes, listener sends ${fmt(pr.bytes / 2 ** 20)} MiB: MB/s`;
+    for (const peer of raw.filter((x) => x.id !== 'p2pcat')) {
+      if (pr.errors.length && pr.rate.median === null) rows.push([what, peer.label, 'n/a', `p2pcat failed: ${pr.errors[0]}`, 'n/a', fmt(peer.rate.median, 'MB/s')]);
+      else rows.push(ratioRow(what, pr.rate.median, peer.rate.median, peer.label, true, 'MB/s', pairedRatio(pr.rate.perRound, peer.rate.perRound)));
+    }
+    if (pr.dataRate) {
+      for (const peer of raw.filter((x) => x.id !== 'p2pcat' && x.dataRate)) {
+        rows.push(ratioRow('raw bytes, data phase only (first → last byte at the client): MB/s', pr.dataRate.median, peer.dataRate.median, peer.label, true, 'MB/s', pairedRatio(pr.dataRate.perRound, peer.dataRate.perRound)));
+      }
+    }
+  }
   const hs = res.handshakes?.inProcess ?? [];
   const ph = byId(hs, 'p2pcat');
   if (ph) {
@@ -319,6 +333,29 @@ export function renderMarkdown(res) {
           t.errors.join('; '),
         ]),
         ['', 'r', 'r', 'r', 'r'],
+      ),
+    );
+  }
+  if (res.raw) {
+    const r0 = res.raw[0];
+    out.push('');
+    out.push(`### Raw bytes: \`listener < FILE\` of ${fmt((r0?.bytes ?? 0) / 2 ** 20)} MiB of random bytes, client stdout counted (${r0?.rounds ?? '?'} interleaved rounds; a run counts only when every byte arrived and the client exited 0)`);
+    out.push('');
+    out.push(
+      table(
+        ['Tool', 'client spawn → exit (median)', 'MB/s (median)', 'per round', 'spawn → first byte', 'data phase MB/s', 'client exit per round', 'Commands (listener; client)', 'Problems'],
+        res.raw.map((t) => [
+          t.label,
+          fmt(t.seconds, 's'),
+          fmt(t.rate.median),
+          t.rate.perRound.map((x) => fmt(x)).join(', '),
+          fmt(t.firstByteMs, 'ms'),
+          fmt(t.dataRate?.median),
+          t.exitCodes.map((c) => c ?? 'n/a').join(', '),
+          [code(t.commands.listener), code(t.commands.client)].join('<br>'),
+          t.errors.join('; '),
+        ]),
+        ['', 'r', 'r', 'r', 'r', 'r', 'r'],
       ),
     );
   }

@@ -14,6 +14,11 @@ export interface RawSessionOptions extends ChannelOptions {
   handshakeTimeoutMs: number;
   direction: 'in' | 'out';
   addr?: string;
+  /**
+   * The stream's bytes come through feed() (a socket with `onread` into one
+   * reused buffer), not through 'data' events.
+   */
+  fed?: boolean;
 }
 
 export interface RawEnd {
@@ -49,7 +54,7 @@ export class RawSession extends EventEmitter {
     this.addr = opts.addr ?? formatAddr(stream.remoteAddress, stream.remotePort);
     this.#ch = new SecureChannel(opts);
     this.#timer = setTimeout(() => this.destroy(P2pcatError.timeout(`handshake with ${this.addr} did not finish within ${opts.handshakeTimeoutMs / 1000} s`)), opts.handshakeTimeoutMs);
-    stream.on('data', (chunk: Buffer) => this.#onData(chunk));
+    if (!opts.fed) stream.on('data', (chunk: Buffer) => this.#onData(chunk, false));
     stream.on('end', () => this.#onEnd());
     stream.on('drain', () => this.emit('drain'));
     stream.on('error', (e: NodeJS.ErrnoException) => {
@@ -67,8 +72,16 @@ export class RawSession extends EventEmitter {
     return this.#eofIn;
   }
 
+  /**
+   * Bytes read from the stream into a buffer the caller reuses once this
+   * returns (with `fed`): every whole frame is decrypted now, a partial one copied.
+   */
+  feed(chunk: Buffer): void {
+    this.#onData(chunk, true);
+  }
+
   /** Send bytes; false when the socket is full: wait for 'drain'. */
-  write(data: Uint8Array): boolean {
+  write(data: Uint8Array | readonly Uint8Array[]): boolean {
     if (!this.#peer || this.#eofOut || this.#ended) return false;
     return this.#s.write(this.#ch.sealData(data));
   }
@@ -100,11 +113,11 @@ export class RawSession extends EventEmitter {
     this.#s.destroy();
   }
 
-  #onData(chunk: Buffer): void {
+  #onData(chunk: Buffer, transient: boolean): void {
     if (this.#ended) return;
     let res;
     try {
-      res = this.#ch.receive(chunk);
+      res = transient ? this.#ch.receiveTransient(chunk) : this.#ch.receive(chunk);
     } catch (e) {
       if (e instanceof P2pcatError) return this.destroy(e);
       throw e;

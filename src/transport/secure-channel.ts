@@ -81,6 +81,7 @@ export class SecureChannel {
   #rekeyAfter: number;
   #sentSinceRekey = 0;
   #recvSinceRekey = 0;
+  #dataScratch: Buffer | undefined;
 
   constructor(opts: ChannelOptions) {
     this.initiator = opts.initiator;
@@ -138,6 +139,18 @@ export class SecureChannel {
     return result;
   }
 
+  /**
+   * Like receive(), for a chunk in a buffer the caller reuses (a socket's
+   * onread buffer): whatever part of it stays held (a partial frame) is copied.
+   */
+  receiveTransient(chunk: Uint8Array): ReceiveResult {
+    try {
+      return this.receive(chunk);
+    } finally {
+      this.#decoder.ownHeld();
+    }
+  }
+
   /** Encrypt one protocol message into a frame. */
   seal(type: MsgName, body: Record<string, unknown> = {}): Buffer {
     if (this.#phase !== 'up' && !(this.#phase === 'hello' && type === 'HELLO')) throw new Error(`cannot send ${type} before the session is up`);
@@ -155,18 +168,33 @@ export class SecureChannel {
    * one buffer ready for a single write (shared/PERF-FACTS.md: one write per
    * read is what makes the bulk path fast).
    */
-  sealData(data: Uint8Array): Buffer {
+  sealData(data: Uint8Array | readonly Uint8Array[]): Buffer {
     if (this.#phase !== 'up') throw new Error('cannot send DATA before the session is up');
+    // Several pieces (a carried tail and a new read) are gathered into full
+    // frames: each frame's plaintext is built in one reused buffer, which
+    // encryption reads at once (returning fresh ciphertext).
+    const parts = data instanceof Uint8Array ? [data] : data;
+    let length = 0;
+    for (const p of parts) length += p.length;
     const maxChunk = NOISE_MAX_MESSAGE_BYTES - AEAD_TAG_BYTES - 1;
-    const frames = Math.max(1, Math.ceil(data.length / maxChunk));
-    const out = Buffer.allocUnsafe(data.length + frames * (FRAME_LENGTH_PREFIX_BYTES + 1 + AEAD_TAG_BYTES));
+    const frames = Math.max(1, Math.ceil(length / maxChunk));
+    const out = Buffer.allocUnsafe(length + frames * (FRAME_LENGTH_PREFIX_BYTES + 1 + AEAD_TAG_BYTES));
+    const scratch = (this.#dataScratch ??= Buffer.allocUnsafe(1 + maxChunk));
     let off = 0;
+    let part = 0;
+    let partOff = 0;
     for (let i = 0; i < frames; i++) {
-      const chunk = data.subarray(i * maxChunk, Math.min(data.length, (i + 1) * maxChunk));
-      const pt = Buffer.allocUnsafe(1 + chunk.length);
-      pt[0] = MSG.DATA;
-      pt.set(chunk, 1);
-      const frame = this.#sealBytes(pt, false);
+      const size = Math.min(maxChunk, length - i * maxChunk);
+      scratch[0] = MSG.DATA;
+      for (let filled = 0; filled < size; ) {
+        const p = parts[part]!;
+        const k = Math.min(size - filled, p.length - partOff);
+        scratch.set(p.subarray(partOff, partOff + k), 1 + filled);
+        filled += k;
+        partOff += k;
+        if (partOff === p.length) (part++, (partOff = 0));
+      }
+      const frame = this.#sealBytes(scratch.subarray(0, 1 + size), false);
       out.writeUInt16BE(frame.length, off);
       out.set(frame, off + FRAME_LENGTH_PREFIX_BYTES);
       off += FRAME_LENGTH_PREFIX_BYTES + frame.length;
@@ -262,6 +290,8 @@ export class SecureChannel {
     this.#recv = recv;
     this.#phase = 'hello';
     this.#decoder.setLimits({ maxFrameBytes: NOISE_MAX_MESSAGE_BYTES, minFrameBytes: AEAD_TAG_BYTES + 1 });
+    // Transport frames are decrypted as soon as they are whole (#onFrame), never kept.
+    this.#decoder.reuseJoinedFrames();
     const s = this.#static.publicKey;
     const sig = this.#opts.signer.sign(this.#bindingBytes(s));
     out.send.push(

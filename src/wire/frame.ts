@@ -17,6 +17,7 @@ export class FrameDecoder {
   #buffered = 0;
   #maxFrameBytes: number;
   #minFrameBytes: number;
+  #scratch: Buffer | undefined;
 
   constructor(opts: { maxFrameBytes?: number; minFrameBytes?: number } = {}) {
     this.#maxFrameBytes = opts.maxFrameBytes ?? NOISE_MAX_MESSAGE_BYTES;
@@ -27,6 +28,27 @@ export class FrameDecoder {
   setLimits(opts: { maxFrameBytes?: number; minFrameBytes?: number }): void {
     if (opts.maxFrameBytes !== undefined) this.#maxFrameBytes = opts.maxFrameBytes;
     if (opts.minFrameBytes !== undefined) this.#minFrameBytes = opts.minFrameBytes;
+  }
+
+  /**
+   * From now on, a frame that spans several pushed chunks is joined in one
+   * reused buffer instead of a fresh one: valid only until frames() resumes.
+   * For a consumer that is done with each frame before taking the next
+   * (SecureChannel decrypts it at once); push() callers must not use this.
+   * On a bulk stream nearly every frame spans two socket reads, and a fresh
+   * 64 KiB buffer per frame cost as much CPU as decrypting it.
+   */
+  reuseJoinedFrames(): void {
+    this.#scratch ??= Buffer.allocUnsafe(this.#maxFrameBytes);
+  }
+
+  /**
+   * Copy the bytes held (a partial frame) into a buffer of the decoder's
+   * own, so the caller may reuse the buffers it pushed (a socket reading
+   * into one reused buffer). One copy of at most a frame per call.
+   */
+  ownHeld(): void {
+    if (this.#chunks.length > 0) this.#chunks = [Buffer.concat(this.#chunks, this.#buffered)];
   }
 
   /** Bytes held that do not yet make a whole frame. */
@@ -82,7 +104,7 @@ export class FrameDecoder {
       this.#buffered -= n;
       return first.subarray(0, n);
     }
-    const out = Buffer.allocUnsafe(n);
+    const out = this.#scratch && n <= this.#scratch.length ? this.#scratch.subarray(0, n) : Buffer.allocUnsafe(n);
     let off = 0;
     while (off < n) {
       const c = this.#chunks[0]!;

@@ -139,3 +139,26 @@ t.test('--send-only / --recv-only and --idle-timeout', async (t) => {
   t.match(quiet.stderr.join('\n'), /P2PCAT_ERR_TIMEOUT: no data for 1 s/);
   t.not((await exitOf(idle)).code, 0, 'the peer of a timed-out session does not exit 0');
 });
+
+t.test('interactive: a short piece arrives without waiting for a full frame or EOF, both ways', async (t) => {
+  const procs: Proc[] = [];
+  t.teardown(() => reap(procs));
+  const l = await rawListen();
+  procs.push(l);
+  const c = run(['connect', '--raw', `127.0.0.1:${l.port}`], { binary: true });
+  procs.push(c);
+  // stdin stays open: the sender holds a piece shorter than a frame only briefly.
+  c.write('ping\n');
+  await l.waitFor(() => l.bytes().toString() === 'ping\n', 'ping at the listener', 10_000);
+  l.write('pong\n');
+  await c.waitFor(() => c.bytes().toString() === 'pong\n', 'pong at the connector', 10_000);
+  // A full frame and a tail in one write: the tail follows on its own too.
+  const big = crypto.randomBytes(70_000);
+  c.write(big);
+  await l.waitFor(() => l.bytes().length === 5 + big.length, 'the 70 kB piece at the listener', 10_000);
+  t.ok(l.bytes().subarray(5).equals(big), 'in order, intact');
+  c.end();
+  l.end();
+  t.equal((await exitOf(c)).code, 0);
+  t.equal((await exitOf(l)).code, 0);
+});

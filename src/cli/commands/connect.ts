@@ -40,12 +40,12 @@ export const connectCommand: CommandModule<object, ConnectArgs> = {
       .example('echo \'{"message":"psst","to":"bob"}\' | $0 connect host:5050', 'a direct message, sealed for bob alone'),
   handler: async (argv) => {
     const { parseTarget, parsePort } = await import('../target.js');
-    const { runChat, tcpDialer } = await import('../run/chat.js');
+    const { runChat } = await import('../run/chat.js');
     if (argv.raw && argv.peers !== undefined) throw (await import('../../errors.js')).P2pcatError.usage('--peers is not available with --raw');
     if (argv.raw) {
       if ((argv.target ?? []).length !== 1) throw (await import('../../errors.js')).P2pcatError.usage('--raw takes exactly one target');
       if (argv['keep-open']) throw (await import('../../errors.js')).P2pcatError.usage('-k/--keep-open is for listen --raw');
-      return (await import('../run/raw.js')).runRaw(argv, { dialer: tcpDialer(parseTarget(argv.target![0]!)) });
+      return (await import('../run/raw.js')).runRaw(argv, { tcp: parseTarget(argv.target![0]!) });
     }
     const { takeJoinLinks, pinDialers } = await import('../run/invite.js');
     // `--listen host:5050` or `--wait-ack host:5050`: the option took no value; that word is a target.

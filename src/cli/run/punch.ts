@@ -3,6 +3,8 @@
 // rendezvous-assigned role decides who is the Noise initiator: the peer with
 // the smaller punch id dials ('out'), the other answers ('in'). Before the
 // chat starts, a PATH record goes to stdout (or a line to stderr in the chat view).
+// With --raw the same dialer feeds runRaw; stdout is then the peer's bytes
+// only, so the path is told on stderr.
 import { P2pcatError } from '../../errors.js';
 import { PUNCH_WAIT_PEER_MS } from '../../limits.js';
 import { formatEndpoint } from '../../nat/addr.js';
@@ -23,7 +25,8 @@ export async function runPunch(argv: PunchArgs): Promise<void> {
   const port = argv.port !== undefined ? parsePort(argv.port, 'local port') : 0;
   // The same room derivation runChat does; the punch needs the key first (for tokens and probe keys).
   const room = deriveRoom(checkRoomName(argv.room ?? process.env.P2PCAT_ROOM ?? DEFAULT_ROOM), readSecret({ secretFile: argv['secret-file'], secret: argv.secret }));
-  const interactive = !argv.json && process.stdin.isTTY === true && process.stdout.isTTY === true;
+  // In raw mode process.stdin is never touched: runRaw reads fd 0 itself.
+  const pathOnStderr = argv.raw === true || (!argv.json && process.stdin.isTTY === true && process.stdout.isTTY === true);
   const dialer: Dialer = {
     text: `punch via ${formatEndpoint(rendezvous)}`,
     dial: async () => {
@@ -37,10 +40,11 @@ export async function runPunch(argv: PunchArgs): Promise<void> {
         localAddresses: rendezvous.address.startsWith('127.') ? [] : localIpv4Addresses().filter((a) => !a.startsWith('127.')),
         log: (m) => say(m),
       });
-      if (interactive) say(`path: ${r.path.path} via ${r.path.via}, ${r.path.local} <-> ${r.path.remote}`);
+      if (pathOnStderr) say(`path: ${r.path.path} via ${r.path.via}, ${r.path.local} <-> ${r.path.remote}`);
       else await writeStdoutLine(JSON.stringify(r.path));
       return { stream: r.stream, addr: r.addr, direction: r.direction };
     },
   };
+  if (argv.raw) return (await import('./raw.js')).runRaw(argv, { dialer });
   await runChat(argv, { dialers: [dialer] });
 }
