@@ -3,10 +3,10 @@
 // reliable udx stream on the punched path. With --raw: an encrypted byte
 // stream instead of chat, as `connect --raw` (src/cli/run/raw.ts).
 import type { CommandModule } from 'yargs';
-import { chatIoOptions, identityOptions, rawOptions, roomOptions, type CommonArgs } from '../options.js';
+import { chatIoOptions, fileOptions, identityOptions, rawOptions, roomOptions, type CommonArgs, type FileArgs } from '../options.js';
 import type { RawArgs } from '../run/raw.js';
 
-export interface PunchArgs extends CommonArgs, RawArgs {
+export interface PunchArgs extends CommonArgs, RawArgs, FileArgs {
   rendezvous?: string | undefined;
   port?: string | undefined;
   wait?: number | undefined;
@@ -30,9 +30,11 @@ export const punchCommand: CommandModule<object, PunchArgs> = {
       .options(identityOptions)
       .options(chatIoOptions)
       .options(punchRawOptions)
+      .options(fileOptions)
       .example('$0 punch rv.example.org:3478 --room ops', 'meet the other member of "ops" behind any NAT and chat')
       .example('P2PCAT_SECRET=hunter2 $0 punch 203.0.113.10:3478 --room ops --json', 'a private room; NDJSON with a PATH record first')
       .example('tar c dir | $0 punch rv.example.org:3478 --room files --raw', 'send a directory through both NATs; the other member of "files" runs the same command with `| tar x`')
+      .example('$0 punch rv.example.org:3478 --room ops --json --accept-files --download-dir ~/in', 'files the other member sends land in ~/in (FILE records on stdout)')
       .example('echo "deploy done" | $0 punch rv:3478 --room ops --no-relay', 'direct only: fails with P2PCAT_ERR_PUNCH_FAILED when both NATs are symmetric'),
   handler: async (argv) => {
     const { runPunch } = await import('../run/punch.js');
