@@ -5,41 +5,19 @@ import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { reap, tmpHome, type Proc } from '../helpers/proc.js';
 import { BIN } from '../helpers/paths.js';
+import { hasTmux, terminal } from '../helpers/tmux.js';
 import { peer, PATIENCE_MS } from '../mesh/peers.js';
 
-let hasTmux = true;
-try {
-  execFileSync('tmux', ['-V'], { stdio: 'ignore' });
-} catch {
-  hasTmux = false;
-}
-
-const sock = `p2pcat-files-${process.pid}`;
-const tmux = (...args: string[]) => execFileSync('tmux', ['-L', sock, ...args], { encoding: 'utf8' });
-const screen = () => tmux('capture-pane', '-p', '-t', 'chat');
-
-async function waitScreen(re: RegExp, what: string, timeoutMs = PATIENCE_MS): Promise<string> {
-  const t0 = Date.now();
-  for (;;) {
-    const s = screen();
-    if (re.test(s)) return s;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}; screen:\n${s}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const term = terminal('files', { timeoutMs: PATIENCE_MS });
+const { tmux, waitScreen } = term;
 
 t.test('chat view: /accept, /reject, /send', { skip: hasTmux ? false : 'tmux is not installed' }, async (t) => {
   const procs: Proc[] = [];
   t.teardown(() => {
     reap(procs);
-    try {
-      tmux('kill-server');
-    } catch {
-      /* already gone */
-    }
+    term.kill();
   });
   const bobDir = tmpHome('p2pcat-view-bob-');
   const bob = await peer('bob', ['--no-log', '--accept-files', '--download-dir', bobDir]);

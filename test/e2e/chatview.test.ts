@@ -1,40 +1,18 @@
 // Black-box: the human chat view, driven in a real terminal with tmux
 // (send-keys to type, capture-pane to read the screen).
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
 import { listen, reap, tmpHome, type Proc } from '../helpers/proc.js';
 import { BIN } from '../helpers/paths.js';
+import { hasTmux, terminal } from '../helpers/tmux.js';
 
-let hasTmux = true;
-try {
-  execFileSync('tmux', ['-V'], { stdio: 'ignore' });
-} catch {
-  hasTmux = false;
-}
-
-const sock = `p2pcat-test-${process.pid}`;
-const tmux = (...args: string[]) => execFileSync('tmux', ['-L', sock, ...args], { encoding: 'utf8' });
-const screen = () => tmux('capture-pane', '-p', '-t', 'chat');
-
-async function waitScreen(re: RegExp, what: string, timeoutMs = 15_000): Promise<string> {
-  const t0 = Date.now();
-  for (;;) {
-    const s = screen();
-    if (re.test(s)) return s;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}; screen:\n${s}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const term = terminal('test', {});
+const { tmux, waitScreen } = term;
 
 t.test('chat view: messages, /who, /peers, /name, /info, /help, /quit', { skip: hasTmux ? false : 'tmux is not installed' }, async (t) => {
   const procs: Proc[] = [];
   t.teardown(() => {
     reap(procs);
-    try {
-      tmux('kill-server');
-    } catch {
-      /* already gone */
-    }
+    term.kill();
   });
   const l = await listen([], { name: 'bob' });
   procs.push(l);

@@ -7,9 +7,7 @@ import net from 'node:net';
 import fs from 'node:fs';
 import path from 'node:path';
 import { listen, run, exitOf, reap, tmpHome, type Proc } from '../helpers/proc.js';
-import { SecureChannel } from '../../src/transport/secure-channel.js';
-import { deriveRoom } from '../../src/crypto/room.js';
-import { Signer, generateSigningKey } from '../../src/crypto/ed25519.js';
+import { evil } from '../helpers/evil.js';
 import {
   MAX_PENDING_HANDSHAKES,
   STDIN_MAX_LINE_BYTES,
@@ -57,25 +55,8 @@ function closedBy(s: net.Socket, timeoutMs: number): Promise<boolean> {
   });
 }
 
-/** A room member built from the library, so it can misbehave after a real handshake. */
-async function member(port: number, room = 'lobby'): Promise<{ socket: net.Socket; ch: SecureChannel }> {
-  const socket = await connectRaw(port);
-  const ch = new SecureChannel({ initiator: true, room: deriveRoom(room), signer: new Signer(generateSigningKey().seed), username: 'mallory' });
-  for (const f of ch.start()) socket.write(f);
-  await new Promise<void>((resolve, reject) => {
-    socket.on('data', (d) => {
-      try {
-        const r = ch.receive(d);
-        for (const f of r.send) socket.write(f);
-        if (r.up) resolve();
-      } catch (e) {
-        reject(e);
-      }
-    });
-  });
-  socket.removeAllListeners('data');
-  return { socket, ch };
-}
+/** A room member built from the library, so it can misbehave after a real handshake; it does not read. */
+const member = (port: number, room = 'lobby') => evil(port, 'mallory', room, { deaf: true });
 
 const utf8 = (s: string) => Buffer.byteLength(s, 'utf8');
 

@@ -2,31 +2,13 @@
 // /who lists members beyond the neighbours, /msg sends a sealed DM,
 // /history reads the log, /peers and /stats.
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
 import { reap, tmpHome, type Proc } from '../helpers/proc.js';
 import { BIN } from '../helpers/paths.js';
+import { hasTmux, terminal } from '../helpers/tmux.js';
 import { peer, members } from '../mesh/peers.js';
 
-let hasTmux = true;
-try {
-  execFileSync('tmux', ['-V'], { stdio: 'ignore' });
-} catch {
-  hasTmux = false;
-}
-
-const sock = `p2pcat-mesh-${process.pid}`;
-const tmux = (...args: string[]) => execFileSync('tmux', ['-L', sock, ...args], { encoding: 'utf8' });
-const screen = () => tmux('capture-pane', '-p', '-t', 'chat', '-S', '-100');
-
-async function waitScreen(re: RegExp, what: string, timeoutMs = 45_000): Promise<string> {
-  const t0 = Date.now();
-  for (;;) {
-    const s = screen();
-    if (re.test(s)) return s;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}; screen:\n${s}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const term = terminal('mesh', { history: 100, timeoutMs: 45_000 });
+const { tmux, waitScreen } = term;
 
 // Real processes: allow for a CI box running every suite at once.
 t.setTimeout(240_000);
@@ -35,11 +17,7 @@ t.test('chat view: /who, /msg, /history, /peers, /stats', { skip: hasTmux ? fals
   const procs: Proc[] = [];
   t.teardown(() => {
     reap(procs);
-    try {
-      tmux('kill-server');
-    } catch {
-      /* already gone */
-    }
+    term.kill();
   });
   const bob = await peer('bob', ['--dial-policy', 'none']);
   const cat = await peer('cat', ['--dial-policy', 'none', '--peer', `127.0.0.1:${bob.port}`]);

@@ -18,7 +18,8 @@ export interface Evil {
   next(pred: (m: Message) => boolean, timeoutMs?: number): Promise<Message>;
 }
 
-export async function evil(port: number, name = 'mallory', room = 'lobby'): Promise<Evil> {
+/** `deaf`: stop reading what the peer sends once the session is up (a member that never reads). */
+export async function evil(port: number, name = 'mallory', room = 'lobby', opts: { deaf?: boolean } = {}): Promise<Evil> {
   const socket = await new Promise<net.Socket>((resolve, reject) => {
     const s = net.connect({ host: '127.0.0.1', port }, () => resolve(s));
     s.once('error', reject);
@@ -42,6 +43,7 @@ export async function evil(port: number, name = 'mallory', room = 'lobby'): Prom
       }
     });
   });
+  if (opts.deaf) socket.removeAllListeners('data');
   return {
     socket,
     ch,

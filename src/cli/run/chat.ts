@@ -23,7 +23,6 @@ import {
   STDIN_MAX_LINE_BYTES,
   STDIN_PAUSE_BYTES,
   PEER_SEND_STALL_MS,
-  CONNECT_TIMEOUT_MS,
   HISTORY_MAX,
   LOG_BATCH_MS,
   MESH_NEIGHBOURS_DEFAULT,
@@ -55,6 +54,7 @@ import type { Ui } from '../ui.js';
 import type { CommonArgs, FileArgs, MeshArgs } from '../options.js';
 import { say } from '../io.js';
 import { setupPeer } from './setup.js';
+import { connectTcp } from './tcp.js';
 
 /** One way to reach a peer: TCP to host:port, or (later) a punched UDP path. */
 export interface Dialer {
@@ -77,26 +77,7 @@ export interface ChatPlan {
 }
 
 export function tcpDialer(target: { host: string; port: number; text: string }): Dialer {
-  return {
-    text: target.text,
-    dial: () =>
-      new Promise((resolve, reject) => {
-        const socket = net.connect({ host: target.host, port: target.port, allowHalfOpen: true });
-        const timer = setTimeout(() => {
-          socket.destroy();
-          reject(P2pcatError.unavailable(`${target.text}: no answer within ${CONNECT_TIMEOUT_MS / 1000} s`));
-        }, CONNECT_TIMEOUT_MS);
-        socket.once('error', (e: NodeJS.ErrnoException) => {
-          clearTimeout(timer);
-          reject(P2pcatError.unavailable(`${target.text}: ${e.code === 'ECONNREFUSED' ? 'connection refused' : e.code === 'ENOTFOUND' ? 'host not found' : (e.code ?? e.message)}`, e));
-        });
-        socket.once('connect', () => {
-          clearTimeout(timer);
-          socket.removeAllListeners('error');
-          resolve({ stream: socket });
-        });
-      }),
-  };
+  return { text: target.text, dial: async () => ({ stream: await connectTcp(target) }) };
 }
 
 /** What the chat view (and slash commands) may see and do. */

@@ -14,11 +14,12 @@ import tty from 'node:tty';
 import net from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { P2pcatError, EXIT } from '../../errors.js';
-import { FRAME_MAX_PLAINTEXT_BYTES, RAW_READ_BYTES, RAW_STDOUT_QUEUE_MAX_BYTES, MAX_PENDING_HANDSHAKES, MAX_CONNECTIONS, CLOSE_TIMEOUT_MS, CONNECT_TIMEOUT_MS } from '../../limits.js';
+import { FRAME_MAX_PLAINTEXT_BYTES, RAW_READ_BYTES, RAW_STDOUT_QUEUE_MAX_BYTES, MAX_PENDING_HANDSHAKES, MAX_CONNECTIONS, CLOSE_TIMEOUT_MS } from '../../limits.js';
 import { RawSession, type RawEnd } from '../../transport/raw.js';
 import type { SessionStream } from '../../transport/session.js';
 import { setupPeer, type PeerSetup } from './setup.js';
 import type { Dialer } from './chat.js';
+import { connectTcp } from './tcp.js';
 import type { CommonArgs } from '../options.js';
 import { say } from '../io.js';
 
@@ -57,36 +58,19 @@ interface FedSocket {
  * where they landed and the receiver allocates (and collects) a third as
  * much (shared/PERF-FACTS.md). Node offers `onread` to dialled sockets only.
  */
-function dialFed(target: { host: string; port: number; text: string }): Promise<FedSocket> {
+async function dialFed(target: { host: string; port: number; text: string }): Promise<FedSocket> {
   let sink: RawSession | undefined;
   const buffer = Buffer.allocUnsafe(RAW_READ_BYTES);
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({
-      host: target.host,
-      port: target.port,
-      allowHalfOpen: true,
-      onread: {
-        buffer,
-        callback: (n: number, buf: Uint8Array) => {
-          sink?.feed(Buffer.from(buf.buffer, buf.byteOffset, n));
-          return true;
-        },
+  const socket = await connectTcp(target, {
+    onread: {
+      buffer,
+      callback: (n: number, buf: Uint8Array) => {
+        sink?.feed(Buffer.from(buf.buffer, buf.byteOffset, n));
+        return true;
       },
-    });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(P2pcatError.unavailable(`${target.text}: no answer within ${CONNECT_TIMEOUT_MS / 1000} s`));
-    }, CONNECT_TIMEOUT_MS);
-    socket.once('error', (e: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      reject(P2pcatError.unavailable(`${target.text}: ${e.code === 'ECONNREFUSED' ? 'connection refused' : e.code === 'ENOTFOUND' ? 'host not found' : (e.code ?? e.message)}`, e));
-    });
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.removeAllListeners('error');
-      resolve({ socket, bind: (s) => (sink = s) });
-    });
+    },
   });
+  return { socket, bind: (s) => (sink = s) };
 }
 
 /** Buffers per fs.writev to stdout (Linux's IOV_MAX is 1024). */
