@@ -43,7 +43,7 @@ const PARAMS = {
     chat: { rounds: 2, latencySamples: 40, messages: 2000, peerMessages: 30000 },
     externalTimeoutSeconds: 90,
     // Load and soak (bench/soak.js): fewer sessions, a short run, the hub without its log.
-    soak: { connections: 50, rate: 10000, seconds: 25, variants: ['nolog'], iwant: true, ack: false },
+    soak: { connections: 40, rate: 10000, seconds: 12, variants: ['nolog'], iwant: true, ack: false },
   },
   full: {
     watchdogSeconds: 3600,
@@ -81,7 +81,7 @@ function parseArgs(argv) {
 }
 
 function usage(err) {
-  const text = `usage: node bench/run.js [--quick] [--only ${SUITES.join(',')}] [--soak-seconds N]\n  --quick  small samples, under 2 minutes on 2 cores\n  (default) full mode: the figures to quote\n  --soak-seconds N  length of each soak run (also BENCH_SOAK_SECONDS; quick 25, full 600)\n`;
+  const text = `usage: node bench/run.js [--quick] [--only ${SUITES.join(',')}] [--soak-seconds N]\n  --quick  small samples, under 2 minutes on 2 cores\n  (default) full mode: the figures to quote\n  --soak-seconds N  length of each soak run (also BENCH_SOAK_SECONDS; quick 12, full 600)\n`;
   if (err) {
     process.stderr.write(`bench: ${err}\n${text}`);
     process.exit(64);
