@@ -58,6 +58,30 @@ function closedBy(s: net.Socket, timeoutMs: number): Promise<boolean> {
 /** A room member built from the library, so it can misbehave after a real handshake; it does not read. */
 const member = (port: number, room = 'lobby') => evil(port, 'mallory', room, { deaf: true });
 
+/**
+ * A listener with two neighbours: a reader that must not suffer, and "mallory", who never reads
+ * and keeps itself alive with PINGs so that only a send-queue bound can cut it.
+ */
+async function readerAndDeaf(t: { teardown(fn: () => void): void }, procs: Proc[]): Promise<{ l: Proc & { port: number }; reader: Proc }> {
+  const l = await listen(['--no-log', '--peer-timeout', '600']);
+  procs.push(l);
+  const reader = run(['connect', `127.0.0.1:${l.port}`, '--json', '--no-log', '--peer-timeout', '600'], { name: 'reader' });
+  procs.push(reader);
+  await reader.waitRecord((r) => r.type === 'PEER_UP', 'reader up');
+  const m = await member(l.port);
+  m.socket.pause();
+  m.socket.on('error', () => {});
+  const pinger = setInterval(() => {
+    if (!m.socket.destroyed) m.socket.write(m.ch.seal('PING', { n: 1 }));
+  }, 1000);
+  t.teardown(() => {
+    clearInterval(pinger);
+    m.socket.destroy();
+  });
+  await l.waitRecord((r) => r.type === 'PEER_UP' && r.username === 'mallory', 'mallory up at the listener');
+  return { l, reader };
+}
+
 const utf8 = (s: string) => Buffer.byteLength(s, 'utf8');
 
 t.test('names: username, room and secret at their bound pass, one byte more is refused', async (t) => {
@@ -231,21 +255,7 @@ t.test('raw -k: peers queued past MAX_PENDING_HANDSHAKES are refused', async (t)
 t.test('PEER_SEND_QUEUE_MAX_BYTES: a neighbour that never reads is cut with P2PCAT_ERR_LIMIT; the others get everything', async (t) => {
   const procs: Proc[] = [];
   t.teardown(() => reap(procs));
-  const l = await listen(['--no-log', '--peer-timeout', '600']);
-  procs.push(l);
-  // The reader that must not suffer.
-  const reader = run(['connect', `127.0.0.1:${l.port}`, '--json', '--no-log', '--peer-timeout', '600'], { name: 'reader' });
-  procs.push(reader);
-  await reader.waitRecord((r) => r.type === 'PEER_UP', 'reader up');
-  // The neighbour that never reads, and keeps itself alive with PINGs so only the queue bound can cut it.
-  const m = await member(l.port);
-  m.socket.pause();
-  m.socket.on('error', () => {});
-  const pinger = setInterval(() => {
-    if (!m.socket.destroyed) m.socket.write(m.ch.seal('PING', { n: 1 }));
-  }, 1000);
-  t.teardown(() => clearInterval(pinger));
-  await l.waitRecord((r) => r.type === 'PEER_UP' && r.username === 'mallory', 'mallory up at the listener');
+  const { l, reader } = await readerAndDeaf(t, procs);
   // A writer sends ~3x the bound (past what the kernel buffers too); the listener relays it to both neighbours.
   const writer = run(['connect', `127.0.0.1:${l.port}`, '--json', '--no-log', '--peer-timeout', '600'], { name: 'writer' });
   procs.push(writer);
@@ -301,19 +311,7 @@ t.test('config file over CONFIG_FILE_MAX_BYTES, --allow file over KEY_FILE_MAX_B
 t.test('PEER_SEND_STALL_MS: a never-reading neighbour does not stall our stdin for the others', async (t) => {
   const procs: Proc[] = [];
   t.teardown(() => reap(procs));
-  const l = await listen(['--no-log', '--peer-timeout', '600']);
-  procs.push(l);
-  const reader = run(['connect', `127.0.0.1:${l.port}`, '--json', '--no-log', '--peer-timeout', '600'], { name: 'reader' });
-  procs.push(reader);
-  await reader.waitRecord((r) => r.type === 'PEER_UP', 'reader up');
-  const m = await member(l.port);
-  m.socket.pause();
-  m.socket.on('error', () => {});
-  const pinger = setInterval(() => {
-    if (!m.socket.destroyed) m.socket.write(m.ch.seal('PING', { n: 1 }));
-  }, 1000);
-  t.teardown(() => clearInterval(pinger));
-  await l.waitRecord((r) => r.type === 'PEER_UP' && r.username === 'mallory', 'mallory up at the listener');
+  const { l, reader } = await readerAndDeaf(t, procs);
   const msgBytes = 40_000;
   const count = Math.ceil((3 * PEER_SEND_QUEUE_MAX_BYTES) / msgBytes);
   const body = (i: number) => `${String(i).padStart(6, '0')}:${'m'.repeat(msgBytes - 7)}`;
