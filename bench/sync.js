@@ -28,62 +28,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
-import crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { authors, bigLog, imp, ROOM, seedOf, T0 } from './lib/logs.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const DIST = path.join(HERE, '..', 'dist', 'src');
-const imp = (p) => import(path.join(DIST, p));
-
-const ROOM = 'bench';
-const T0 = Date.parse('2024-01-01T00:00:00.000Z');
-
-function seedOf(label) {
-  return new Uint8Array(crypto.createHash('sha256').update(label).digest());
-}
-
-// The same records and cache as bench/log.js, so either one builds the logs for both.
-const WORDS = 'the deploy build test error ok ship fix review merge retry alert disk cpu queue latency node peer room sync log backup restore ping pong'.split(' ');
-function message(i) {
-  let s = `#${i}`;
-  let x = (i * 2654435761) >>> 0;
-  for (let k = 0; k < 8; k++) {
-    s += ' ' + WORDS[x % WORDS.length];
-    x = Math.imul(x ^ (x >>> 13), 0x5bd1e995) >>> 0;
-  }
-  return s;
-}
-
-async function authors() {
-  const { Signer } = await imp('crypto/ed25519.js');
-  return ['alice', 'bob', 'carol', 'dave'].map((name) => ({ name, signer: new Signer(seedOf(`p2pcat bench author ${name}`)) }));
-}
-
-async function bigLog(n) {
-  const dir = path.join(os.tmpdir(), `p2pcat-bench-log-${n}`);
-  const file = path.join(dir, 'bench.p2plog');
-  const done = path.join(dir, 'done.json');
-  const seed = seedOf('p2pcat bench owner');
-  if (fs.existsSync(done)) return { file, seed };
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.mkdirSync(dir, { recursive: true });
-  const { ChatLog } = await imp('store/log.js');
-  const { createChat } = await imp('chat/record.js');
-  const signers = await authors();
-  const t = Date.now();
-  const log = await ChatLog.open(file, seed, { onWarning: () => {} });
-  for (let i = 0; i < n; i += 1000) {
-    const recs = [];
-    for (let j = i; j < Math.min(n, i + 1000); j++) {
-      const a = signers[j % signers.length];
-      recs.push(createChat(a.signer, { room: ROOM, username: a.name, message: message(j), now: new Date(T0 + j * 1000) }));
-    }
-    await log.append(recs, { checked: true });
-  }
-  await log.close();
-  fs.writeFileSync(done, JSON.stringify({ messages: n, bytes: fs.statSync(file).size, generate_s: (Date.now() - t) / 1000 }));
-  return { file, seed };
-}
 
 /** A deterministic PRNG (mulberry32), so runs are comparable. */
 function rng(seed) {
