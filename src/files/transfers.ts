@@ -45,12 +45,10 @@ export interface FileOptions {
   maxBytes: number;
 }
 
-/** A FILE record: a file received, checked and stored. */
-export interface FileRecord {
-  type: 'FILE';
+/** What FILE and FILE_SENT records share. */
+interface FileFields {
   timestamp: string;
   id: string;
-  from: string;
   username: string;
   name: string;
   path: string;
@@ -59,18 +57,16 @@ export interface FileRecord {
   resumed_from: number;
 }
 
+/** A FILE record: a file received, checked and stored. */
+export interface FileRecord extends FileFields {
+  type: 'FILE';
+  from: string;
+}
+
 /** A FILE_SENT record: the receiver confirmed it stored the file whole. */
-export interface FileSentRecord {
+export interface FileSentRecord extends FileFields {
   type: 'FILE_SENT';
-  timestamp: string;
-  id: string;
   to: string;
-  username: string;
-  name: string;
-  path: string;
-  size: number;
-  sha256: string;
-  resumed_from: number;
 }
 
 export interface OfferInfo {

@@ -19,21 +19,14 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { DM_SEAL_CONTEXT, DM_SIGNATURE_CONTEXT } from '../crypto/labels.js';
 import { verify, type Signer } from '../crypto/ed25519.js';
 import { checkUsername, uuidFromPublicKey } from '../crypto/identity.js';
-import { msgId } from '../chat/record.js';
+import { msgId, type ChatRecord } from '../chat/record.js';
 import { CHAT_MAX_MESSAGE_BYTES, FRAME_MAX_PLAINTEXT_BYTES } from '../limits.js';
 import { concatBytes, fromHex, toHex, utf8, utf8Length } from '../util.js';
 
-export interface DmRecord {
+/** A direct message: the fields of a CHAT record, plus its one reader. */
+export interface DmRecord extends Omit<ChatRecord, 'type'> {
   type: 'DM';
-  room: string;
-  uuid: string;
-  username: string;
-  timestamp: string;
-  message: string;
-  msg_id: string;
-  from: string;
   to: string;
-  sig: string;
 }
 
 export interface DmEnvelope {

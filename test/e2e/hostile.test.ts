@@ -4,8 +4,7 @@ import t, { type Test } from 'tap';
 import net from 'node:net';
 import crypto from 'node:crypto';
 import { listen, run, exitOf, reap, type Proc } from '../helpers/proc.js';
-import { SecureChannel } from '../../src/transport/secure-channel.js';
-import { deriveRoom } from '../../src/crypto/room.js';
+import { evil } from '../helpers/evil.js';
 import { Signer, generateSigningKey } from '../../src/crypto/ed25519.js';
 import { createChat } from '../../src/chat/record.js';
 
@@ -31,25 +30,7 @@ function closed(s: net.Socket, timeoutMs = 10_000): Promise<void> {
 }
 
 /** An in-test p2pcat peer built from the library, so it can misbehave after a real handshake. */
-async function handshake(port: number, room = 'lobby'): Promise<{ socket: net.Socket; ch: SecureChannel; signer: Signer }> {
-  const socket = await connectRaw(port);
-  const signer = new Signer(generateSigningKey().seed);
-  const ch = new SecureChannel({ initiator: true, room: deriveRoom(room), signer, username: 'mallory' });
-  for (const f of ch.start()) socket.write(f);
-  await new Promise<void>((resolve, reject) => {
-    socket.on('data', (d) => {
-      try {
-        const r = ch.receive(d);
-        for (const f of r.send) socket.write(f);
-        if (r.up) resolve();
-      } catch (e) {
-        reject(e);
-      }
-    });
-  });
-  socket.removeAllListeners('data');
-  return { socket, ch, signer };
-}
+const handshake = (port: number, room = 'lobby') => evil(port, 'mallory', room, { deaf: true });
 
 /** Check the listener still serves honest peers: a fresh connect delivers a message. */
 async function stillServes(t: Test, l: Proc & { port: number }, text: string): Promise<void> {
